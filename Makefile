@@ -1,0 +1,39 @@
+# The two commands of the README: `make demo` and `make test`. Both set themselves up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test stop status bench-load clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 or newer is required: install python3 and python3-venv"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is required (found $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+## demo: start Neo4j, apply the schema, generate and load a 20k-child England; leaves it running
+demo: setup
+	$(BIN)/contactpoint demo
+
+## test: the whole test suite on a real local Neo4j (started if not running)
+test: setup
+	$(BIN)/python -m pytest
+
+## stop: stop everything the demo started
+stop: setup
+	$(BIN)/contactpoint stop
+
+status: setup
+	$(BIN)/contactpoint neo4j status; $(BIN)/contactpoint db status
+
+## bench-load: generate and load 100k and 1M children; results in bench/results/
+bench-load: setup
+	$(BIN)/python bench/load_bench.py --children 100000 --children 1000000
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

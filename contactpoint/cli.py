@@ -1,0 +1,289 @@
+"""The `contactpoint` command: run the local Neo4j, apply the schema, generate, load, demo."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from neo4j import Driver
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from graph import local, schema
+from graph.config import PROJECT_ROOT, GraphSettings, get_settings
+from graph.db import DatabaseUnavailable, connect, verify
+from loaders.load import FeedError, LoadReport, load_dir
+
+app = typer.Typer(help="ContactPoint graph explorer: who else is working with this child.", no_args_is_help=True)
+neo4j_app = typer.Typer(help="The local Neo4j (embedded DBMS from Maven Central).", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema and its contents.", no_args_is_help=True)
+app.add_typer(neo4j_app, name="neo4j")
+app.add_typer(db_app, name="db")
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DEMO_DIR = PROJECT_ROOT / "var" / "demo"
+DEMO_CHILDREN = 20_000
+DEMO_SEED = 20100806  # the day ContactPoint was switched off
+
+
+def fail(message: str) -> None:
+    """Print one clear line and exit non-zero."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=1)
+
+
+@contextmanager
+def database(settings: GraphSettings) -> Iterator[Driver]:
+    """A verified driver, or one line saying why Neo4j cannot be used."""
+    driver = connect(settings)
+    try:
+        verify(driver, settings)
+    except DatabaseUnavailable as exc:
+        driver.close()
+        fail(str(exc))
+    try:
+        yield driver
+    finally:
+        driver.close()
+
+
+def _progress_line(message: str) -> None:
+    console.print(f"  {message}", style="dim", highlight=False)
+
+
+# -- neo4j -------------------------------------------------------------------------------------
+
+
+@neo4j_app.command("start")
+def neo4j_start(timeout: Annotated[float, typer.Option(help="Seconds to wait for Bolt.")] = 180) -> None:
+    """Start the local Neo4j in the background; returns once Bolt answers."""
+    settings = get_settings()
+    try:
+        state = local.start(settings, timeout=timeout, progress=_progress_line)
+    except local.LocalNeo4jError as exc:
+        fail(str(exc))
+    console.print(f"Neo4j {state.version} is running at {state.bolt_uri} (pid {state.pid}, home {state.home})")
+
+
+@neo4j_app.command("stop")
+def neo4j_stop() -> None:
+    """Stop the local Neo4j cleanly."""
+    try:
+        was_running = local.stop(get_settings(), progress=_progress_line)
+    except local.LocalNeo4jError as exc:
+        fail(str(exc))
+    console.print("Neo4j stopped." if was_running else "Neo4j was not running.")
+
+
+@neo4j_app.command("status")
+def neo4j_status() -> None:
+    """Say whether the local Neo4j runs, where, and which version."""
+    state = local.status(get_settings())
+    if state.running:
+        console.print(f"running: Neo4j {state.version} at {state.bolt_uri} (pid {state.pid}, home {state.home})")
+    else:
+        console.print(f"not running (home {state.home}, version {state.version}; log {state.log_path})")
+        raise typer.Exit(code=3)
+
+
+# -- db ----------------------------------------------------------------------------------------
+
+
+@db_app.command("init")
+def db_init() -> None:
+    """Apply constraints and indexes (idempotent, versioned)."""
+    settings = get_settings()
+    with database(settings) as driver:
+        ran = schema.apply(driver, database=settings.database)
+    if ran:
+        console.print(f"Schema migrated to version {ran[-1]} (applied: {', '.join(map(str, ran))}).")
+    else:
+        console.print(f"Schema already at version {schema.SCHEMA_VERSION}; nothing to do.")
+
+
+def print_counts(driver: Driver, settings: GraphSettings) -> None:
+    """Schema version, then node and relationship counts."""
+    state = schema.status(driver, database=settings.database)
+    version = "not initialised (run 'contactpoint db init')" if state.version is None else str(state.version)
+    console.print(f"Database [bold]{settings.database}[/] at {settings.bolt_uri}: schema version {version}"
+                  f" (latest {state.latest})", highlight=False)
+    table = Table(title="Contents", show_lines=False)
+    table.add_column("kind")
+    table.add_column("name")
+    table.add_column("count", justify="right")
+    for label, count in state.nodes.items():
+        table.add_row("node", label, f"{count:,}")
+    for rel, count in state.relationships.items():
+        table.add_row("relationship", rel, f"{count:,}")
+    console.print(table)
+    offline = [name for name, st, _ in state.indexes if st != "ONLINE"]
+    if offline:
+        console.print(f"[yellow]indexes not yet online:[/] {', '.join(offline)}")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Schema version, and node and relationship counts by label and type."""
+    settings = get_settings()
+    with database(settings) as driver:
+        print_counts(driver, settings)
+
+
+# -- generate and load -------------------------------------------------------------------------
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write the feeds to.")],
+    children: Annotated[int, typer.Option(min=1, max=20_000_000, help="How many children.")] = DEMO_CHILDREN,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same England.")] = DEMO_SEED,
+    as_of: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default fixed).")] = None,
+) -> None:
+    """Generate a synthetic England as CSV feeds (deterministic for a seed)."""
+    from loaders.generate import DEFAULT_AS_OF, generate as run_generate
+
+    reference = DEFAULT_AS_OF
+    if as_of is not None:
+        try:
+            reference = date.fromisoformat(as_of)
+        except ValueError:
+            fail(f"--as-of: '{as_of}' is not a date like 2026-10-31")
+    started = time.perf_counter()
+    with _bar() as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        counts = run_generate(out, children=children, seed=seed, as_of=reference, progress=progress)
+    took = time.perf_counter() - started
+    console.print(f"Generated {children:,} children in {took:.1f} s into {out}: "
+                  + ", ".join(f"{name} {n:,}" for name, n in counts.items()), highlight=False)
+
+
+def _bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
+def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Path | None, batch_size: int) -> LoadReport:
+    """Load a folder with a progress bar (rows/s) and print the summary."""
+    with Progress(
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>12}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        tasks: dict[str, tuple[int, float]] = {}
+
+        def progress(feed: str, done: int, total: int) -> None:
+            if feed not in tasks:
+                tasks[feed] = (bar.add_task(feed, total=total, rate=""), time.perf_counter())
+            task, began = tasks[feed]
+            rate = done / max(time.perf_counter() - began, 1e-6)
+            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} rows/s")
+
+        report = load_dir(driver, folder, database=settings.database, rejects_path=rejects,
+                          batch_size=batch_size, progress=progress)
+    table = Table(title=f"Loaded {folder}")
+    for col in ("feed", "read", "loaded", "rejected", "seconds", "rows/s"):
+        table.add_column(col, justify="left" if col == "feed" else "right")
+    for r in report.results:
+        if r.error:
+            table.add_row(r.feed, "-", "-", "-", "-", f"[red]{r.error}[/]")
+        else:
+            table.add_row(r.feed, f"{r.read:,}", f"{r.loaded:,}", f"{r.rejected:,}", f"{r.seconds:.1f}",
+                          f"{r.rows_per_second:,.0f}")
+    console.print(table)
+    if report.missing:
+        console.print(f"Not present (skipped): {', '.join(report.missing)}", style="dim")
+    if report.rejected:
+        console.print(f"[yellow]{report.rejected:,} rows rejected[/]; each with its file, line and reason in "
+                      f"{report.rejects_path}", highlight=False)
+    return report
+
+
+@app.command()
+def load(
+    folder: Annotated[Path, typer.Argument(help="Folder of feed CSVs (see docs/feeds.md).")],
+    rejects: Annotated[Path | None, typer.Option(help="Rejects file (default FOLDER/rejects.csv).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 5000,
+) -> None:
+    """Validate and load a folder of feeds; rejected rows go to the rejects file."""
+    settings = get_settings()
+    with database(settings) as driver:
+        try:
+            report = run_load(driver, settings, folder, rejects, batch_size)
+        except FeedError as exc:
+            fail(str(exc))
+    if any(r.error for r in report.results):
+        raise typer.Exit(code=2)
+
+
+# -- the demo ----------------------------------------------------------------------------------
+
+
+@app.command()
+def seed(
+    children: Annotated[int, typer.Option(min=100, help="How many children.")] = DEMO_CHILDREN,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = DEMO_SEED,
+    out: Annotated[Path | None, typer.Option(help="Where the feeds go (default var/demo/...).")] = None,
+) -> None:
+    """Apply the schema, then generate (once) and load a synthetic England into the configured Neo4j."""
+    settings = get_settings()
+    console.rule("Schema")
+    db_init()
+    feeds = out or DEMO_DIR / f"england-{children}-{seed}"
+    manifest = feeds / "manifest.json"
+    console.rule("Synthetic England")
+    made = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    if (made.get("children"), made.get("seed")) == (children, seed):
+        console.print(f"Feeds already generated in {feeds}")
+    else:
+        generate(out=feeds, children=children, seed=seed, as_of=None)
+    console.rule("Load")
+    with database(settings) as driver:
+        run_load(driver, settings, feeds, None, 5000)
+        console.rule("What is there")
+        print_counts(driver, settings)
+
+
+@app.command()
+def demo(
+    children: Annotated[int, typer.Option(min=100, help="How many children.")] = DEMO_CHILDREN,
+    seed_: Annotated[int, typer.Option("--seed", help="Random seed.")] = DEMO_SEED,
+) -> None:
+    """Start Neo4j, apply the schema, generate and load a synthetic England; leave it running."""
+    settings = get_settings()
+    if settings.uri is None:
+        console.rule("Neo4j")
+        neo4j_start()
+    seed(children=children, seed=seed_, out=None)
+    console.print(
+        "\n[bold green]The demo is running.[/]\n"
+        f"  Neo4j (Bolt):      {settings.bolt_uri}  user {settings.user}\n"
+        "  Counts again:      .venv/bin/contactpoint db status\n"
+        "  Feed formats:      docs/feeds.md\n"
+        "  Stop everything:   make stop   (or .venv/bin/contactpoint stop)",
+        highlight=False,
+    )
+
+
+@app.command()
+def stop() -> None:
+    """Stop everything the demo started."""
+    neo4j_stop()

@@ -1,0 +1,44 @@
+"""One driver per process, and the error a caller sees when Neo4j is not there."""
+
+from __future__ import annotations
+
+from neo4j import Driver, GraphDatabase
+from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
+
+from graph.config import GraphSettings
+
+
+class DatabaseUnavailable(Exception):
+    """Neo4j cannot be reached (down, restarting, or the wrong address)."""
+
+
+def connect(settings: GraphSettings) -> Driver:
+    """Open a driver for the configured Neo4j; connections are made lazily."""
+    return GraphDatabase.driver(
+        settings.bolt_uri,
+        auth=(settings.user, settings.password.get_secret_value()),
+        max_connection_pool_size=50,
+        connection_acquisition_timeout=10.0,
+        # Schema-less warnings (a label not created yet) are noise for callers; errors still raise.
+        notifications_min_severity="OFF",
+    )
+
+
+def verify(driver: Driver, settings: GraphSettings) -> None:
+    """Check that Neo4j answers, turning driver errors into one clear message.
+
+    Raises:
+        DatabaseUnavailable: Neo4j is unreachable or refuses the credentials.
+    """
+    try:
+        driver.verify_connectivity()
+    except AuthError as exc:
+        raise DatabaseUnavailable(
+            f"Neo4j at {settings.bolt_uri} refused the credentials for user '{settings.user}' "
+            "(set NEO4J_USER and NEO4J_PASSWORD)"
+        ) from exc
+    except (ServiceUnavailable, SessionExpired, OSError) as exc:
+        raise DatabaseUnavailable(
+            f"Neo4j is not reachable at {settings.bolt_uri}: start it with 'contactpoint neo4j start' "
+            "or set NEO4J_URI"
+        ) from exc

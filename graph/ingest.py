@@ -1,0 +1,237 @@
+"""Idempotent batched upserts for each feed, and the look-ups that explain a rejected row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+# Every statement takes $rows (dicts with a `line` key) and returns the lines it wrote.
+# MATCH on the referenced nodes drops rows naming something unknown; the loader rejects those.
+# Single-valued links (an agency's authority, a child's holding authority) replace an older one.
+
+UPSERT_AUTHORITIES = """
+UNWIND $rows AS r
+MERGE (la:LocalAuthority {code: r.code})
+SET la.name = r.name, la.region = r.region, la.team_phone = r.team_phone, la.team_email = r.team_email
+RETURN collect(r.line) AS written
+"""
+
+UPSERT_AGENCIES = """
+UNWIND $rows AS r
+MATCH (la:LocalAuthority {code: r.la_code})
+MERGE (a:Agency {id: r.agency_id})
+SET a.name = r.name, a.kind = r.kind, a.phone = r.phone, a.email = r.email, a.la_code = r.la_code
+MERGE (a)-[:IN]->(la)
+WITH r, a, la
+CALL (a, la) { MATCH (a)-[old:IN]->(other) WHERE other <> la DELETE old }
+RETURN collect(r.line) AS written
+"""
+
+UPSERT_PRACTITIONERS = """
+UNWIND $rows AS r
+MATCH (a:Agency {id: r.agency_id})
+MERGE (p:Practitioner {id: r.practitioner_id})
+SET p.name = r.name, p.job_title = r.job_title, p.phone = r.phone, p.email = r.email
+MERGE (p)-[:WORKS_FOR]->(a)
+WITH r, p, a
+CALL (p, a) { MATCH (p)-[old:WORKS_FOR]->(other) WHERE other <> a DELETE old }
+RETURN collect(r.line) AS written
+"""
+
+UPSERT_CHILDREN = """
+UNWIND $rows AS r
+MATCH (la:LocalAuthority {code: r.la_code})
+MERGE (c:Child {id: r.child_id})
+  ON CREATE SET c.shielded = false
+SET c.given_name = r.given_name, c.family_name = r.family_name,
+    c.former_names = r.former_names, c.former_names_text = r.former_names_text,
+    c.dob = r.dob, c.gender = r.gender, c.nhs_number = r.nhs_number, c.upn = r.upn,
+    c.la_child_id = r.la_child_id, c.status = r.status
+MERGE (c)-[:HELD_BY]->(la)
+WITH r, c, la
+CALL (c, la) { MATCH (c)-[old:HELD_BY]->(other) WHERE other <> la DELETE old }
+RETURN collect(r.line) AS written
+"""
+
+UPSERT_ADDRESSES = """
+UNWIND $rows AS r
+MATCH (la:LocalAuthority {code: r.la_code})
+MERGE (a:Address {id: r.address_id})
+SET a.line1 = r.line1, a.line2 = r.line2, a.town = r.town, a.postcode = r.postcode,
+    a.la_code = r.la_code, a.easting = r.easting, a.northing = r.northing
+MERGE (a)-[:IN]->(la)
+WITH r, a, la
+CALL (a, la) { MATCH (a)-[old:IN]->(other) WHERE other <> la DELETE old }
+RETURN collect(r.line) AS written
+"""
+
+UPSERT_RESIDENCES = """
+UNWIND $rows AS r
+MATCH (c:Child {id: r.child_id})
+MATCH (a:Address {id: r.address_id})
+MERGE (c)-[l:LIVED_AT {since: r.since}]->(a)
+SET l.until = r.until
+RETURN collect(r.line) AS written
+"""
+
+UPSERT_CARERS = """
+UNWIND $rows AS r
+MATCH (c:Child {id: r.child_id})
+MERGE (k:Carer {id: r.carer_id})
+SET k.name = r.name, k.phone = r.phone, k.email = r.email
+MERGE (k)-[x:CARES_FOR]->(c)
+SET x.relationship = r.relationship, x.parental_responsibility = r.parental_responsibility
+RETURN collect(r.line) AS written
+"""
+
+UPSERT_ENROLMENTS = """
+UNWIND $rows AS r
+MATCH (c:Child {id: r.child_id})
+MATCH (a:Agency {id: r.agency_id}) WHERE a.kind = 'school'
+MERGE (c)-[e:ENROLLED_AT {since: r.since}]->(a)
+SET e.until = r.until
+RETURN collect(r.line) AS written
+"""
+
+UPSERT_REGISTRATIONS = """
+UNWIND $rows AS r
+MATCH (c:Child {id: r.child_id})
+MATCH (a:Agency {id: r.agency_id}) WHERE a.kind = 'gp_practice'
+MERGE (c)-[g:REGISTERED_WITH {since: r.since}]->(a)
+SET g.until = r.until
+RETURN collect(r.line) AS written
+"""
+
+UPSERT_INVOLVEMENTS = """
+UNWIND $rows AS r
+MATCH (p:Practitioner {id: r.practitioner_id})
+MATCH (c:Child {id: r.child_id})
+MERGE (p)-[i:INVOLVED_WITH {service: r.service, since: r.since}]->(c)
+SET i.until = r.until, i.lead = r.lead, i.sensitive = r.sensitive, i.consent = r.consent
+RETURN collect(r.line) AS written
+"""
+
+UPSERT_PLANS = """
+UNWIND $rows AS r
+MATCH (c:Child {id: r.child_id})
+MATCH (la:LocalAuthority {code: r.la_code})
+MERGE (c)-[h:HAS_PLAN {kind: r.kind, since: r.since}]->(la)
+SET h.until = r.until
+RETURN collect(r.line) AS written
+"""
+
+UPSERT_ATTENDANCES = """
+UNWIND $rows AS r
+MATCH (c:Child {id: r.child_id})
+MATCH (a:Agency {id: r.agency_id}) WHERE a.kind = 'unscheduled_care'
+MERGE (c)-[v:ATTENDED {at: r.at}]->(a)
+SET v.reason = r.reason
+RETURN collect(r.line) AS written
+"""
+
+# A shielding decision: the child's visible flag, and which authority's team holds the record.
+# Rows apply in file order, so the last decision for a child wins.
+APPLY_SHIELDING = """
+UNWIND $rows AS r
+MATCH (c:Child {id: r.child_id})
+MATCH (la:LocalAuthority {code: r.la_code})
+CALL (c, r, la) {
+  OPTIONAL MATCH (c)-[old:SHIELDED_BY]->()
+  DELETE old
+  WITH c, r, la
+  SET c.shielded = r.shielded
+  WITH c, r, la WHERE r.shielded
+  CREATE (c)-[:SHIELDED_BY {since: r.decided_on, reason: r.reason}]->(la)
+}
+RETURN collect(r.line) AS written
+"""
+
+UPSERTS: dict[str, str] = {
+    "authorities": UPSERT_AUTHORITIES,
+    "agencies": UPSERT_AGENCIES,
+    "practitioners": UPSERT_PRACTITIONERS,
+    "children": UPSERT_CHILDREN,
+    "addresses": UPSERT_ADDRESSES,
+    "residences": UPSERT_RESIDENCES,
+    "carers": UPSERT_CARERS,
+    "school_enrolments": UPSERT_ENROLMENTS,
+    "gp_registrations": UPSERT_REGISTRATIONS,
+    "involvements": UPSERT_INVOLVEMENTS,
+    "plans": UPSERT_PLANS,
+    "attendances": UPSERT_ATTENDANCES,
+    "shielding": APPLY_SHIELDING,
+}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A column naming a node that must already exist (optionally of one agency kind)."""
+
+    column: str
+    label: str
+    kind: str | None = None
+
+
+REFERENCES: dict[str, tuple[Reference, ...]] = {
+    "authorities": (),
+    "agencies": (Reference("la_code", "LocalAuthority"),),
+    "practitioners": (Reference("agency_id", "Agency"),),
+    "children": (Reference("la_code", "LocalAuthority"),),
+    "addresses": (Reference("la_code", "LocalAuthority"),),
+    "residences": (Reference("child_id", "Child"), Reference("address_id", "Address")),
+    "carers": (Reference("child_id", "Child"),),
+    "school_enrolments": (Reference("child_id", "Child"), Reference("agency_id", "Agency", "school")),
+    "gp_registrations": (Reference("child_id", "Child"), Reference("agency_id", "Agency", "gp_practice")),
+    "involvements": (Reference("practitioner_id", "Practitioner"), Reference("child_id", "Child")),
+    "plans": (Reference("child_id", "Child"), Reference("la_code", "LocalAuthority")),
+    "attendances": (Reference("child_id", "Child"), Reference("agency_id", "Agency", "unscheduled_care")),
+    "shielding": (Reference("child_id", "Child"), Reference("la_code", "LocalAuthority")),
+}
+
+# Fixed look-ups per label (labels come from this allow-list, never from input).
+_FIND: dict[str, str] = {
+    "Child": "UNWIND $keys AS k MATCH (n:Child {id: k}) RETURN n.id AS key, null AS kind",
+    "Address": "UNWIND $keys AS k MATCH (n:Address {id: k}) RETURN n.id AS key, null AS kind",
+    "Practitioner": "UNWIND $keys AS k MATCH (n:Practitioner {id: k}) RETURN n.id AS key, null AS kind",
+    "Agency": "UNWIND $keys AS k MATCH (n:Agency {id: k}) RETURN n.id AS key, n.kind AS kind",
+    "LocalAuthority": "UNWIND $keys AS k MATCH (n:LocalAuthority {code: k}) RETURN n.code AS key, null AS kind",
+}
+_NOUNS = {
+    "Child": "child",
+    "Address": "address",
+    "Practitioner": "practitioner",
+    "Agency": "agency",
+    "LocalAuthority": "local authority",
+}
+
+
+def upsert(tx: ManagedTransaction, *, feed: str, rows: Sequence[dict[str, Any]]) -> set[int]:
+    """Write one batch of validated rows of a feed; returns the lines written.
+
+    Raises:
+        KeyError: the feed has no writer.
+    """
+    record = tx.run(UPSERTS[feed], rows=rows).single()
+    return set(record["written"]) if record else set()
+
+
+def explain_unwritten(tx: ManagedTransaction, *, feed: str, rows: Sequence[dict[str, Any]]) -> dict[int, str]:
+    """Say, for each row that was not written, which reference it names that does not exist."""
+    reasons: dict[int, str] = {}
+    for ref in REFERENCES[feed]:
+        keys = sorted({row[ref.column] for row in rows})
+        found = {rec["key"]: rec["kind"] for rec in tx.run(_FIND[ref.label], keys=keys)}
+        for row in rows:
+            key = row[ref.column]
+            if row["line"] in reasons:
+                continue
+            if key not in found:
+                reasons[row["line"]] = f"{ref.column}: unknown {_NOUNS[ref.label]} '{key}'"
+            elif ref.kind is not None and found[key] != ref.kind:
+                reasons[row["line"]] = f"{ref.column}: agency '{key}' is a {found[key]}, not a {ref.kind}"
+    for row in rows:
+        reasons.setdefault(row["line"], "not written: a referenced record changed during the load")
+    return reasons

@@ -1,0 +1,118 @@
+"""Constraints and indexes, applied idempotently as numbered migrations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from neo4j import Driver, ManagedTransaction, RoutingControl
+
+# Each migration is a list of statements that are safe to run again (IF NOT EXISTS).
+# Never edit a released migration: add a new one.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "CREATE CONSTRAINT child_id IF NOT EXISTS FOR (n:Child) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT carer_id IF NOT EXISTS FOR (n:Carer) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT address_id IF NOT EXISTS FOR (n:Address) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT authority_code IF NOT EXISTS FOR (n:LocalAuthority) REQUIRE n.code IS UNIQUE",
+        "CREATE CONSTRAINT agency_id IF NOT EXISTS FOR (n:Agency) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT practitioner_id IF NOT EXISTS FOR (n:Practitioner) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT schema_meta_id IF NOT EXISTS FOR (n:SchemaMeta) REQUIRE n.id IS UNIQUE",
+        # Fuzzy search on current and former names.
+        "CREATE FULLTEXT INDEX child_names IF NOT EXISTS FOR (n:Child) "
+        "ON EACH [n.given_name, n.family_name, n.former_names_text]",
+        "CREATE INDEX child_dob IF NOT EXISTS FOR (n:Child) ON (n.dob)",
+        "CREATE INDEX child_family_name IF NOT EXISTS FOR (n:Child) ON (n.family_name)",
+        "CREATE INDEX child_nhs_number IF NOT EXISTS FOR (n:Child) ON (n.nhs_number)",
+        "CREATE INDEX child_upn IF NOT EXISTS FOR (n:Child) ON (n.upn)",
+        "CREATE INDEX child_la_child_id IF NOT EXISTS FOR (n:Child) ON (n.la_child_id)",
+        "CREATE INDEX address_postcode IF NOT EXISTS FOR (n:Address) ON (n.postcode)",
+        "CREATE INDEX agency_kind IF NOT EXISTS FOR (n:Agency) ON (n.kind)",
+    ),
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+GET_VERSION = "OPTIONAL MATCH (m:SchemaMeta {id: 'schema'}) RETURN m.version AS version, m.applied_at AS applied_at"
+SET_VERSION = """
+MERGE (m:SchemaMeta {id: 'schema'})
+SET m.version = $version, m.applied_at = $applied_at
+"""
+AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
+GRAPH_COUNTS = "CALL db.stats.retrieve('GRAPH COUNTS') YIELD data RETURN data"
+LIST_INDEXES = "SHOW INDEXES YIELD name, state, populationPercent RETURN name, state, populationPercent ORDER BY name"
+
+
+@dataclass
+class SchemaStatus:
+    """What `db status` reports."""
+
+    version: int | None
+    latest: int
+    applied_at: datetime | None
+    nodes: dict[str, int] = field(default_factory=dict)
+    relationships: dict[str, int] = field(default_factory=dict)
+    indexes: list[tuple[str, str, float]] = field(default_factory=list)
+
+
+def _current_version(tx: ManagedTransaction) -> tuple[int | None, datetime | None]:
+    record = tx.run(GET_VERSION).single()
+    if record is None or record["version"] is None:
+        return None, None
+    applied = record["applied_at"]
+    return record["version"], applied.to_native() if applied is not None else None
+
+
+def apply(driver: Driver, *, database: str, await_seconds: int = 600) -> list[int]:
+    """Bring the schema up to SCHEMA_VERSION; returns the migrations that ran.
+
+    Schema statements cannot share a transaction with data writes, so each runs on its own.
+    """
+    with driver.session(database=database) as session:
+        current, _ = session.execute_read(_current_version)
+        ran: list[int] = []
+        for version in sorted(MIGRATIONS):
+            if current is not None and version <= current:
+                continue
+            for statement in MIGRATIONS[version]:
+                session.run(statement).consume()
+            ran.append(version)
+        session.run(AWAIT_INDEXES, seconds=await_seconds).consume()
+        if ran:
+            session.execute_write(
+                lambda tx: tx.run(
+                    SET_VERSION, version=ran[-1], applied_at=datetime.now(timezone.utc)
+                ).consume()
+            )
+    return ran
+
+
+def status(driver: Driver, *, database: str) -> SchemaStatus:
+    """Schema version, indexes, and node and relationship counts from the count store."""
+    with driver.session(database=database) as session:
+        version, applied_at = session.execute_read(_current_version)
+    counts, _, _ = driver.execute_query(GRAPH_COUNTS, database_=database, routing_=RoutingControl.READ)
+    data = counts[0]["data"]
+    nodes = {n["label"]: n["count"] for n in data["nodes"] if n.get("label")}
+    rels = {
+        r["relationshipType"]: r["count"]
+        for r in data["relationships"]
+        if r.get("relationshipType") and "startLabel" not in r and "endLabel" not in r
+    }
+    indexes, _, _ = driver.execute_query(LIST_INDEXES, database_=database, routing_=RoutingControl.READ)
+    return SchemaStatus(
+        version=version,
+        latest=SCHEMA_VERSION,
+        applied_at=applied_at,
+        nodes=dict(sorted(nodes.items())),
+        relationships=dict(sorted(rels.items())),
+        indexes=[(r["name"], r["state"], r["populationPercent"]) for r in indexes],
+    )
+
+
+WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+
+
+def wipe(driver: Driver, *, database: str) -> None:
+    """Delete every node and relationship (keeps the schema). For tests, benchmarks and resets."""
+    with driver.session(database=database) as session:
+        session.run(WIPE).consume()

@@ -1,0 +1,1 @@
+"""Feeds into validated rows, and synthetic England."""

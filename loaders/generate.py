@@ -1,0 +1,324 @@
+"""Generate a synthetic England as the project's CSV feeds, deterministic for a seed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from loaders.feeds import FEEDS, FEEDS_BY_NAME
+from loaders.synth import casework, people, places, registers, services
+from loaders.synth import involvements as inv
+from loaders.synth import rates
+from loaders.synth.fmt import OPEN, Dates, bools, day, nhs_numbers, quote, upns
+from loaders.synth.fmt import ids as serial_ids
+
+# Fixed, so a seed gives the same files whatever today's date is.
+DEFAULT_AS_OF = date(2026, 10, 31)
+GENERATOR_VERSION = "1.0.0"
+MANIFEST = "manifest.json"
+_CHUNK = 200_000
+
+Progress = Callable[[str, int, int], None]
+Columns = dict[str, np.ndarray]
+
+# One independent random stream per stage, so a change in one stage leaves the others alone.
+_STAGES = ("households", "homes", "plans", "carers", "services", "schools", "gps", "involvements", "attendances",
+           "shielding", "identifiers")
+
+# Free-text columns: the only ones that can hold a comma or a quote, so the only ones quoted.
+_TEXT = {
+    "authorities": ("name", "region"),
+    "agencies": ("name",),
+    "practitioners": ("name", "job_title"),
+    "children": ("given_name", "family_name", "former_names"),
+    "addresses": ("line1", "line2", "town"),
+    "carers": ("name",),
+    "attendances": ("reason",),
+    "shielding": ("reason",),
+}
+
+
+def generate(
+    out_dir: Path,
+    *,
+    children: int,
+    seed: int,
+    as_of: date = DEFAULT_AS_OF,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Write every feed and then ``manifest.json`` into ``out_dir``; return rows per feed.
+
+    Same seed, children and as_of give byte-identical files. No date written is after as_of.
+
+    Raises:
+        ValueError: children below 1, or a negative seed.
+    """
+    if children < 1:
+        raise ValueError("children must be at least 1")
+    if seed < 0:
+        raise ValueError("seed must not be negative")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    # An interrupted run must not leave an old manifest vouching for half-written files.
+    (out / MANIFEST).unlink(missing_ok=True)
+    report = progress or (lambda stage, done, total: None)
+    tables = _build(children, seed, as_of, report)
+    counts, digests = {}, {}
+    for spec in FEEDS:
+        counts[spec.name], digests[spec.name] = _write(out, spec.name, tables.pop(spec.name)(), report)
+    manifest = {
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "children": children,
+        "as_of": as_of.isoformat(),
+        "rows": counts,
+        "sha256": digests,
+    }
+    tmp = out / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out / MANIFEST)
+    return counts
+
+
+def _build(children: int, seed: int, as_of: date, report: Progress) -> dict[str, Callable[[], Columns]]:
+    """Simulate every stage, and return for each feed a function that formats its columns.
+
+    Formatting waits until the feed is written, so only one feed's text is held at a time.
+    """
+    streams = np.random.SeedSequence(seed).spawn(len(_STAGES))
+    rng = {name: np.random.Generator(np.random.PCG64(s)) for name, s in zip(_STAGES, streams)}
+    today = day(as_of)
+    dates = Dates(today)
+    step = _Steps(report)
+
+    step("households")
+    geo = places.load_geo()
+    pop = people.make_population(children, geo.weight, today, rng["households"])
+    child_id = serial_ids("C", children, 8)
+
+    step("homes")
+    book = places.AddressBook(geo, rng["homes"])
+    eldest = np.minimum.reduceat(pop.dob, pop.hh_first)
+    homes = places.household_homes(pop.hh_la, eldest, today, book, geo, rng["homes"])
+    _mark_statuses(pop, homes, today, rng["homes"])
+
+    step("plans")
+    plans = casework.make_plans(pop, homes, today, rng["plans"])
+    res = places.child_residences(homes, pop.child_hh, pop.dob)
+    placed = casework.place_children(pop, plans, book, geo, rng["plans"])
+    res = places.move_children(res, placed.child, placed.since, placed.address, placed.la)
+    last = res.last_row(children)
+    if (last < 0).any():
+        raise RuntimeError("a child has no residence")
+    child_la = res.la[last]
+    last_day = np.where(res.until[last] == OPEN, today, res.until[last])
+
+    step("carers")
+    carers = _carers(pop, placed, rng["carers"])
+
+    step("services")
+    per_la = np.bincount(child_la, minlength=len(geo))
+    svc = services.build(geo, per_la, lambda n: serial_ids("G", n, 6), lambda n: serial_ids("P", n, 7),
+                         rng["services"])
+    agency_id = svc.columns["agency_id"]
+
+    step("schools")
+    reception = registers.school_years(pop.dob)[0]
+    school = registers.enrolments(res, pop.dob, svc, today, rng["schools"])
+    school = _off_roll(pop, plans, school, reception, today, rng["schools"])
+    gp = registers.registrations(res, pop.dob, svc, today, rng["gps"])
+
+    step("involvements")
+    work = inv.involve(pop, res, plans, school.current(children), reception, svc, today, rng["involvements"])
+
+    step("attendances")
+    visits = casework.attendances(pop, res, plans, today, last_day, rng["attendances"])
+    ae = svc.agency(services.TYPE["unscheduled_care"], visits.la, rng["attendances"].random(len(visits.la)))
+    # One visit per child, department and minute (the feed's key).
+    first_visit = np.unique(np.stack([visits.child, ae, visits.minute]), axis=1, return_index=True)[1]
+
+    step("shielding")
+    shield = casework.shield(pop, homes, today, rng["shielding"])
+    step(None)
+
+    used = np.zeros(book.count, dtype=bool)
+    used[res.address] = True
+    address_id = serial_ids("A", book.count, 8)
+    kinds = np.array(casework.PLAN_KINDS, dtype=object)
+    service_names = np.array(inv.SERVICES, dtype=object)
+    return {
+        "authorities": lambda: {
+            "code": geo.codes, "name": geo.names, "region": geo.regions,
+            "team_phone": geo.phone_prefix + np.array([f"{100 + i:03d}" for i in range(len(geo))], dtype=object),
+            "team_email": "childrens.records.team@" + geo.slugs + ".gov.uk.example",
+        },
+        "agencies": lambda: svc.columns,
+        "practitioners": lambda: svc.prac_columns,
+        "children": lambda: _children(pop, plans, reception, child_la, geo, child_id, today, dates,
+                                      rng["identifiers"]),
+        "addresses": lambda: {k: v[used] for k, v in book.columns(address_id).items()},
+        "residences": lambda: {"child_id": child_id[res.child], "address_id": address_id[res.address],
+                               "since": dates(res.since), "until": dates(res.until)},
+        "carers": lambda: {**carers, "child_id": child_id[carers["child_id"]]},
+        "school_enrolments": lambda: _spells(school, child_id, agency_id, dates),
+        "gp_registrations": lambda: _spells(gp, child_id, agency_id, dates),
+        "involvements": lambda: {
+            "since": dates(work.since), "until": dates(work.until),
+            "practitioner_id": svc.prac_columns["practitioner_id"][work.practitioner],
+            "child_id": child_id[work.child], "service": service_names[work.service], "lead": bools(work.lead),
+            "sensitive": bools(work.sensitive), "consent": bools(work.consent),
+        },
+        "plans": lambda: {"since": dates(plans.since), "until": dates(plans.until), "child_id": child_id[plans.child],
+                          "la_code": geo.codes[plans.la], "kind": kinds[plans.kind]},
+        "attendances": lambda: {
+            "child_id": child_id[visits.child[first_visit]], "agency_id": agency_id[ae[first_visit]],
+            "at": dates.datetimes(visits.minute[first_visit]), "reason": visits.reason[first_visit],
+        },
+        "shielding": lambda: {
+            "child_id": child_id[shield.child], "shielded": bools(shield.shielded),
+            "la_code": geo.codes[child_la[shield.child]], "decided_on": dates(shield.decided), "reason": shield.reason,
+        },
+    }
+
+
+class _Steps:
+    """Reports each build stage as done when the next one starts."""
+
+    def __init__(self, report: Progress):
+        self.report, self.current = report, None
+
+    def __call__(self, stage: str | None) -> None:
+        if self.current is not None:
+            self.report(self.current, 1, 1)
+        self.current = stage
+        if stage is not None:
+            self.report(stage, 0, 1)
+
+
+def _mark_statuses(pop: people.Population, homes: places.Homes, today: int, rng: np.random.Generator) -> None:
+    """A few households left England or have no known address: their last home has ended."""
+    youngest = np.maximum.reduceat(pop.dob, pop.hh_first)
+    start = np.maximum(homes.since[:, 0], youngest)
+    settled = start < today - 60
+    u = rng.random(len(pop.hh_size))
+    status = np.zeros(len(pop.hh_size), dtype=np.int8)
+    status[settled & (u < rates.NO_KNOWN_ADDRESS_SHARE)] = people.NO_KNOWN_ADDRESS
+    status[settled & (u >= rates.NO_KNOWN_ADDRESS_SHARE)
+           & (u < rates.NO_KNOWN_ADDRESS_SHARE + rates.LEFT_ENGLAND_SHARE)] = people.LEFT_ENGLAND
+    gone = np.flatnonzero(status > 0)
+    # Gone after the youngest child's birth, so every child has a last known address.
+    homes.until[gone, 0] = start[gone] + 1 + (rng.random(len(gone)) * (today - start[gone] - 1)).astype(np.int64)
+    pop.hh_status[:] = status
+
+
+def _off_roll(pop: people.Population, plans: casework.Plans, school: registers.Spells, reception: np.ndarray,
+              today: int, rng: np.random.Generator) -> registers.Spells:
+    """Home education, and children on plans who dropped off every school roll."""
+    n = pop.children
+    on_roll = np.zeros(n, dtype=bool)
+    on_roll[school.child[school.until == OPEN]] = True
+    home_ed = np.flatnonzero(on_roll & (rng.random(n) < rates.HOME_EDUCATED_SHARE))
+    school = registers.take_off_roll(school, home_ed, today, 30, 700, rng)
+    on_plan = np.zeros(n, dtype=bool)
+    on_plan[plans.child[plans.until == OPEN]] = True
+    missing = np.flatnonzero(on_roll & on_plan & (reception <= today) & (rng.random(n) < rates.PLAN_OFF_ROLL_SHARE))
+    return registers.take_off_roll(school, missing, today, 20, 200, rng)
+
+
+def _carers(pop: people.Population, placed: casework.Placements, rng: np.random.Generator) -> Columns:
+    """Household carers for every child, plus foster carers for children in foster care.
+
+    ``child_id`` holds child indices here; they become ids when the feed is written.
+    """
+    home = people.household_carers(pop, rng)
+    foster = placed.foster
+    groups = np.unique(placed.group[foster], return_inverse=True)[1]
+    fc = people.foster_carers(groups, placed.child[foster], placed.kinship[placed.group[foster]],
+                              len(home.given), rng)
+    given = np.concatenate([home.given, fc.given])
+    family = np.concatenate([home.family, fc.family])
+    phone, email = people.contact(rng, given, family)
+    carer_id = serial_ids("K", len(given), 8)
+    carer = np.concatenate([home.carer, fc.carer])
+    child = np.concatenate([home.child, fc.child])
+    order = np.lexsort((carer, child))
+    carer, child = carer[order], child[order]
+    return {
+        "carer_id": carer_id[carer],
+        "name": (given + " " + family)[carer],
+        "phone": phone[carer],
+        "email": email[carer],
+        "child_id": child,
+        "relationship": np.concatenate([home.relationship, fc.relationship])[order],
+        "parental_responsibility": bools(np.concatenate([home.responsible, fc.responsible])[order]),
+    }
+
+
+def _children(pop: people.Population, plans: casework.Plans, reception: np.ndarray, child_la: np.ndarray,
+              geo: places.Geo, child_id: np.ndarray, today: int, dates: Dates, rng: np.random.Generator) -> Columns:
+    """The children feed, with NHS numbers, UPNs for those who have started school, and
+    local authority child ids for those known to children's social care."""
+    n = pop.children
+    upn = np.full(n, "", dtype=object)
+    pupils = np.flatnonzero(reception <= today)
+    serial = rng.permutation(n)
+    upn[pupils] = upns(201 + child_la[pupils], serial[pupils])
+    social = np.isin(plans.kind, (casework.CP, casework.LAC, casework.CIN))
+    order = np.lexsort((plans.since[social], plans.child[social]))
+    known, first = np.unique(plans.child[social][order], return_index=True)
+    la_of = plans.la[social][order][first]
+    la_child = np.full(n, "", dtype=object)
+    la_child[known] = geo.codes[la_of] + np.array([f"-{i:07d}" for i in range(1, len(known) + 1)], dtype=object)
+    status = pop.hh_status[pop.child_hh]
+    return {
+        "child_id": child_id,
+        "given_name": pop.given,
+        "family_name": pop.family,
+        "former_names": pop.former,
+        "dob": dates(pop.dob),
+        "gender": people.GENDERS[pop.gender],
+        "nhs_number": nhs_numbers(rng, n),
+        "upn": upn,
+        "la_child_id": la_child,
+        "status": people.STATUSES[status],
+        "la_code": geo.codes[child_la],
+    }
+
+
+def _spells(spells: registers.Spells, child_id: np.ndarray, agency_id: np.ndarray, dates: Dates) -> Columns:
+    return {"since": dates(spells.since), "until": dates(spells.until), "child_id": child_id[spells.child],
+            "agency_id": agency_id[spells.agency]}
+
+
+def _write(out: Path, name: str, columns: Columns, report: Progress) -> tuple[int, str]:
+    """Write one feed under a temporary name, then rename it into place."""
+    spec = FEEDS_BY_NAME[name]
+    missing = set(spec.columns) ^ set(columns)
+    if missing:
+        raise RuntimeError(f"{name}: columns {sorted(missing)} do not match the feed model")
+    cells = [quote(columns[c]) if c in _TEXT.get(name, ()) else columns[c] for c in spec.columns]
+    rows = len(cells[0])
+    digest = hashlib.sha256()
+    tmp = out / f".{spec.filename}.tmp"
+    try:
+        with tmp.open("wb") as f:
+            head = (",".join(spec.columns) + "\n").encode()
+            f.write(head)
+            digest.update(head)
+            report(spec.filename, 0, rows)
+            for start in range(0, rows, _CHUNK):
+                block = [np.asarray(c[start:start + _CHUNK]).tolist() for c in cells]
+                data = ("\n".join(map(",".join, zip(*block))) + "\n").encode("utf-8")
+                f.write(data)
+                digest.update(data)
+                report(spec.filename, min(start + _CHUNK, rows), rows)
+        os.replace(tmp, out / spec.filename)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return rows, digest.hexdigest()

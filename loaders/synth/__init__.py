@@ -1,0 +1,1 @@
+"""Building blocks of the synthetic England generator (see loaders/generate.py)."""
