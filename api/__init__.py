@@ -1,1 +1,1 @@
-"""Placeholder package; see the open issues."""
+"""The HTTP API: authentication, the viewer context, routes and error mapping."""

@@ -29,6 +29,18 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX address_postcode IF NOT EXISTS FOR (n:Address) ON (n.postcode)",
         "CREATE INDEX agency_kind IF NOT EXISTS FOR (n:Agency) ON (n.kind)",
     ),
+    # Users, the audit trail and alerts (owned by the API and analytics work).
+    2: (
+        "CREATE CONSTRAINT user_id IF NOT EXISTS FOR (n:User) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT user_username IF NOT EXISTS FOR (n:User) REQUIRE n.username IS UNIQUE",
+        "CREATE CONSTRAINT audit_event_id IF NOT EXISTS FOR (n:AuditEvent) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT audit_event_seq IF NOT EXISTS FOR (n:AuditEvent) REQUIRE n.seq IS UNIQUE",
+        "CREATE CONSTRAINT audit_head_id IF NOT EXISTS FOR (n:AuditHead) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT alert_id IF NOT EXISTS FOR (n:Alert) REQUIRE n.id IS UNIQUE",
+        "CREATE INDEX audit_event_at IF NOT EXISTS FOR (n:AuditEvent) ON (n.at)",
+        "CREATE INDEX audit_event_user IF NOT EXISTS FOR (n:AuditEvent) ON (n.user_id)",
+        "CREATE INDEX user_la_code IF NOT EXISTS FOR (n:User) ON (n.la_code)",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

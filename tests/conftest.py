@@ -14,8 +14,8 @@ from graph.config import PROJECT_ROOT, GraphSettings
 from graph.db import connect, verify
 
 # The tests get a DBMS of their own, so they never touch the demo's data.
-TEST_HOME = PROJECT_ROOT / ".neo4j" / "test"
 TEST_PORT = int(os.environ.get("CP_TEST_NEO4J_PORT", "7688"))
+TEST_HOME = PROJECT_ROOT / ".neo4j" / ("test" if TEST_PORT == 7688 else f"test-{TEST_PORT}")
 
 
 def _test_settings() -> GraphSettings:

@@ -161,3 +161,17 @@ def test_cli_names_a_missing_feed_folder(neo4j_settings: GraphSettings, tmp_path
                           env=_cli_env(neo4j_settings), cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert done.returncode == 1
     assert "no such folder of feeds" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_changed_authority_replaces_the_old_link(
+    empty_db: Driver, neo4j_settings: GraphSettings, tiny_feeds: Path
+) -> None:
+    db = neo4j_settings.database
+    load_dir(empty_db, tiny_feeds, database=db)
+    _write(tiny_feeds, "children", "child_id,given_name,family_name,dob,gender,la_code",
+           "C1,Amelia,Okafor,2015-03-02,female,E08000035")
+    load_dir(empty_db, tiny_feeds, database=db, only=["children"])
+    records, _, _ = empty_db.execute_query(
+        "MATCH (:Child {id: 'C1'})-[:HELD_BY]->(la) RETURN collect(la.code) AS codes", database_=db
+    )
+    assert records[0]["codes"] == ["E08000035"]
