@@ -145,7 +145,7 @@ def db_status() -> None:
 def generate(
     out: Annotated[Path, typer.Option(help="Folder to write the feeds to.")],
     children: Annotated[int, typer.Option(min=1, max=20_000_000, help="How many children.")] = DEMO_CHILDREN,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same England.")] = DEMO_SEED,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives the same England.")] = DEMO_SEED,
     as_of: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default fixed).")] = None,
 ) -> None:
     """Generate a synthetic England as CSV feeds (deterministic for a seed)."""
@@ -166,7 +166,10 @@ def generate(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        counts = run_generate(out, children=children, seed=seed, as_of=reference, progress=progress)
+        try:
+            counts = run_generate(out, children=children, seed=seed, as_of=reference, progress=progress)
+        except OSError as exc:
+            fail(f"cannot write the feeds to {out}: {exc.strerror or exc}")
     took = time.perf_counter() - started
     console.print(f"Generated {children:,} children in {took:.1f} s into {out}: "
                   + ", ".join(f"{name} {n:,}" for name, n in counts.items()), highlight=False)
@@ -230,6 +233,8 @@ def load(
             report = run_load(driver, settings, folder, rejects, batch_size)
         except FeedError as exc:
             fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot read the feeds in {folder}: {exc}")
     if any(r.error for r in report.results):
         raise typer.Exit(code=2)
 
@@ -240,7 +245,7 @@ def load(
 @app.command()
 def seed(
     children: Annotated[int, typer.Option(min=100, help="How many children.")] = DEMO_CHILDREN,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = DEMO_SEED,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = DEMO_SEED,
     out: Annotated[Path | None, typer.Option(help="Where the feeds go (default var/demo/...).")] = None,
 ) -> None:
     """Apply the schema, then generate (once) and load a synthetic England into the configured Neo4j."""
@@ -265,7 +270,7 @@ def seed(
 @app.command()
 def demo(
     children: Annotated[int, typer.Option(min=100, help="How many children.")] = DEMO_CHILDREN,
-    seed_: Annotated[int, typer.Option("--seed", help="Random seed.")] = DEMO_SEED,
+    seed_: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = DEMO_SEED,
 ) -> None:
     """Start Neo4j, apply the schema, generate and load a synthetic England; leave it running."""
     settings = get_settings()
