@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from neo4j import Driver
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from contactpoint.common import console, database, fail
+from contactpoint.users_cli import users_app
 from graph import local, schema
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
-from graph.db import DatabaseUnavailable, connect, verify
 from loaders.load import FeedError, LoadReport, load_dir
 
 app = typer.Typer(help="ContactPoint graph explorer: who else is working with this child.", no_args_is_help=True)
@@ -26,34 +24,11 @@ neo4j_app = typer.Typer(help="The local Neo4j (embedded DBMS from Maven Central)
 db_app = typer.Typer(help="The database schema and its contents.", no_args_is_help=True)
 app.add_typer(neo4j_app, name="neo4j")
 app.add_typer(db_app, name="db")
-
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+app.add_typer(users_app, name="users")
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000
 DEMO_SEED = 20100806  # the day ContactPoint was switched off
-
-
-def fail(message: str) -> None:
-    """Print one clear line and exit non-zero."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code=1)
-
-
-@contextmanager
-def database(settings: GraphSettings) -> Iterator[Driver]:
-    """A verified driver, or one line saying why Neo4j cannot be used."""
-    driver = connect(settings)
-    try:
-        verify(driver, settings)
-    except DatabaseUnavailable as exc:
-        driver.close()
-        fail(str(exc))
-    try:
-        yield driver
-    finally:
-        driver.close()
 
 
 def _progress_line(message: str) -> None:

@@ -17,7 +17,7 @@ NEO4J_VERSION = "5.26.30"
 class GraphSettings(BaseSettings):
     """Connection to any Neo4j 5 (NEO4J_*) and the local embedded DBMS (CP_NEO4J_*)."""
 
-    model_config = SettingsConfigDict(env_prefix="CP_NEO4J_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CP_NEO4J_", extra="ignore", populate_by_name=True)
 
     uri: str | None = Field(
         default=None,

@@ -1,0 +1,67 @@
+"""POST /auth/token: password plus TOTP code for a short-lived bearer token, with lockout."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Response
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from api import security
+from api.deps import ApiSettingsDep, DriverDep, GraphSettingsDep, unauthorized
+from graph import users
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+# Every refusal looks the same, so a response never says whether the user exists, is locked,
+# is disabled, or which factor was wrong.
+LOGIN_REFUSED = "Invalid username, password or code"
+
+
+class TokenResponse(BaseModel):
+    """An OAuth2 bearer token and its lifetime in seconds."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+def _refused() -> HTTPException:
+    return unauthorized(LOGIN_REFUSED)
+
+
+@router.post("/token", response_model=TokenResponse)
+def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    otp: Annotated[str, Form(description="The current 6-digit code from the authenticator app.")],
+    driver: DriverDep,
+    graph: GraphSettingsDep,
+    settings: ApiSettingsDep,
+    response: Response,
+) -> TokenResponse:
+    """Exchange username, password and TOTP code for an access token."""
+    now = datetime.now(UTC)
+    with driver.session(database=graph.database) as session:
+        user = session.execute_read(users.get_user_for_login, username=form.username)
+        if user is None:
+            security.spend_verification(form.password)
+            raise _refused()
+        # Verify before the state checks so a locked or disabled account costs the same time.
+        password_ok = security.verify_password(user.password_hash, form.password)
+        if user.disabled or user.locked(now) or not user.totp_secret:
+            raise _refused()
+        step = security.verify_totp(user.totp_secret, otp, now, user.totp_last_step) if password_ok else None
+        if step is None:
+            session.execute_write(users.record_failure, user_id=user.id, attempts_allowed=settings.lockout_attempts,
+                                  lock_minutes=settings.lockout_minutes, now=now)
+            raise _refused()
+        fresh_hash = security.hash_password(form.password) if security.needs_rehash(user.password_hash) else None
+        # Re-checked under the user's write lock: a code spent meanwhile, or a lock or disable, refuses.
+        if not session.execute_write(users.record_success, user_id=user.id, totp_step=step,
+                                     password_hash=fresh_hash, now=now):
+            raise _refused()
+    token, _ = security.issue_token(settings, user.viewer(), now=now)
+    response.headers["Cache-Control"] = "no-store"  # RFC 6749 section 5.1
+    return TokenResponse(access_token=token, expires_in=settings.token_minutes * 60)

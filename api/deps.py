@@ -1,0 +1,75 @@
+"""Route dependencies: the driver, settings, the authenticated viewer and role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from neo4j import Driver
+
+from api.config import ApiSettings
+from api.security import InvalidToken, decode_token
+from graph import users
+from graph.config import GraphSettings
+from graph.viewer import Role, Viewer
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token")
+
+
+def get_driver(request: Request) -> Driver:
+    """The process's one driver, opened by the app's lifespan."""
+    return request.app.state.driver
+
+
+def get_graph_settings(request: Request) -> GraphSettings:
+    """The Neo4j settings the app was started with (the database name in particular)."""
+    return request.app.state.graph_settings
+
+
+def get_api_settings_dep(request: Request) -> ApiSettings:
+    """The API settings the app was started with."""
+    return request.app.state.api_settings
+
+
+DriverDep = Annotated[Driver, Depends(get_driver)]
+GraphSettingsDep = Annotated[GraphSettings, Depends(get_graph_settings)]
+ApiSettingsDep = Annotated[ApiSettings, Depends(get_api_settings_dep)]
+
+
+def unauthorized(detail: str) -> HTTPException:
+    """A 401 that tells the client to authenticate with a bearer token."""
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_viewer(
+    token: Annotated[str, Depends(oauth2_scheme)], driver: DriverDep, graph: GraphSettingsDep,
+    settings: ApiSettingsDep,
+) -> Viewer:
+    """The viewer behind a valid token whose user is still enabled with the same role and authority."""
+    try:
+        claims = decode_token(settings, token)
+    except InvalidToken:
+        raise unauthorized("Invalid or expired token") from None
+    with driver.session(database=graph.database) as session:
+        user = session.execute_read(users.get_user, user_id=claims["sub"])
+    # A role or authority change, like disabling, ends the sessions issued before it.
+    if user is None or user.disabled or user.role != claims["role"] or user.la_code != claims["la"]:
+        raise unauthorized("Invalid or expired token")
+    return user.viewer()
+
+
+CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
+
+
+def require_roles(*roles: Role) -> Callable[[Viewer], Viewer]:
+    """A dependency that lets through only viewers with one of `roles` (403 for the rest)."""
+    allowed = frozenset(roles)
+
+    def check(viewer: CurrentViewer) -> Viewer:
+        if viewer.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail="Your role does not allow this")
+        return viewer
+
+    return check

@@ -1,0 +1,89 @@
+"""`contactpoint users`: add, disable and list the people who may sign in."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from api import security
+from graph import users
+from graph.config import GraphSettings, get_settings
+from contactpoint.common import console, database, fail
+from graph.viewer import Role
+
+users_app = typer.Typer(help="Users: add, disable, list.", no_args_is_help=True)
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        security.check_password_strength(password)
+    except ValueError as exc:
+        fail(str(exc))
+    return password
+
+
+@users_app.command("add")
+def add(
+    username: Annotated[str, typer.Argument(help="Sign-in name, lower case, e.g. jo.bloggs.")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    role: Annotated[Role, typer.Option(help="What the user may do.")],
+    la: Annotated[str, typer.Option(help="ONS code of the user's local authority, e.g. E08000025.")],
+    agency: Annotated[str | None, typer.Option(help="Agency id (practitioners).")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Add a user; prints their TOTP secret once, for their authenticator app."""
+    try:
+        users.validate_user_fields(username=username, name=name, role=role, la_code=la)
+    except ValueError as exc:
+        fail(str(exc))
+    password = _read_password(password_stdin)
+    secret = security.new_totp_secret()
+    settings = get_settings()
+    with database(settings) as driver, driver.session(database=settings.database) as session:
+        try:
+            user = session.execute_write(
+                users.create_user, username=username, name=name, role=role, la_code=la, agency_id=agency,
+                password_hash=security.hash_password(password), totp_secret=secret,
+            )
+        except (users.UserExists, ValueError) as exc:
+            fail(str(exc))
+    console.print(f"Created {user.username} ({user.role}, {user.la_code}). "
+                  "Add this to their authenticator app now; it is not shown again:", highlight=False)
+    console.print(f"  otpauth URI: {security.provisioning_uri(secret, user.username)}", highlight=False)
+    console.print(f"  secret:      {secret}", highlight=False)
+
+
+@users_app.command("disable")
+def disable(username: Annotated[str, typer.Argument(help="The user to disable.")]) -> None:
+    """Disable a user; their current tokens stop working at once."""
+    settings = get_settings()
+    with database(settings) as driver, driver.session(database=settings.database) as session:
+        try:
+            user = session.execute_write(users.disable_user, username=username)
+        except users.UserNotFound as exc:
+            fail(str(exc))
+    console.print(f"Disabled {user.username}.", highlight=False)
+
+
+@users_app.command("list")
+def list_(la: Annotated[str | None, typer.Option(help="Only this local authority (ONS code).")] = None) -> None:
+    """List users (no passwords or secrets)."""
+    settings = get_settings()
+    with database(settings) as driver, driver.session(database=settings.database) as session:
+        found = session.execute_read(users.list_users, la_code=la)
+    now = datetime.now(UTC)
+    table = Table(title=f"Users{f' in {la}' if la else ''}")
+    for column in ("username", "name", "role", "authority", "agency", "status", "created"):
+        table.add_column(column)
+    for u in found:
+        state = "disabled" if u.disabled else "locked" if u.locked(now) else "active"
+        created = u.created_at.strftime("%Y-%m-%d") if u.created_at else ""
+        table.add_row(u.username, u.name, u.role.value, u.la_code, u.agency_id or "", state, created)
+    console.print(table)
