@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from contactpoint.common import console, database, fail
+from contactpoint.audit_cli import audit_app
 from contactpoint.users_cli import users_app
 from graph import local, schema
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
@@ -25,6 +26,7 @@ db_app = typer.Typer(help="The database schema and its contents.", no_args_is_he
 app.add_typer(neo4j_app, name="neo4j")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000

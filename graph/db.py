@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from neo4j import Driver, GraphDatabase
+from neo4j import Driver, GraphDatabase, RoutingControl
 from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
 
 from graph.config import GraphSettings
@@ -42,3 +42,11 @@ def verify(driver: Driver, settings: GraphSettings) -> None:
             f"Neo4j is not reachable at {settings.bolt_uri}: start it with 'contactpoint neo4j start' "
             "or set NEO4J_URI"
         ) from exc
+
+
+PING = "RETURN 1 AS ok"
+
+
+def ping(driver: Driver, *, database: str) -> None:
+    """One round trip to Neo4j, routed as a read; raises the driver's error when it is down."""
+    driver.execute_query(PING, database_=database, routing_=RoutingControl.READ)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,3 +70,49 @@ def counts(driver: Driver, database: str) -> tuple[dict[str, int], dict[str, int
     """Node counts by label and relationship counts by type."""
     state = schema.status(driver, database=database)
     return state.nodes, state.relationships
+
+
+@pytest.fixture(scope="session")
+def api_client(neo4j_settings: GraphSettings) -> Iterator[object]:
+    """The real API app on the test database, in demo mode (demo users may sign in)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.config import ApiSettings
+
+    app = create_app(neo4j_settings, ApiSettings(demo_mode=True))
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def demo_tokens(api_client, driver: Driver, neo4j_settings: GraphSettings) -> dict[str, dict[str, str]]:
+    """A bearer header per demo user, signed in once per session (a TOTP code works once)."""
+    from datetime import datetime, timezone
+
+    from api.security import totp_code
+    from graph import users
+
+    schema.apply(driver, database=neo4j_settings.database)
+    with driver.session(database=neo4j_settings.database) as session:
+        session.execute_write(lambda tx: users.ensure_demo_users(tx))
+    headers = {}
+    for user in users.DEMO_USERS:
+        for _ in range(2):  # a code already used in this 30 s step is refused: wait for the next one
+            response = api_client.post("/auth/token", data={
+                "username": user.username, "password": user.password,
+                "otp": totp_code(user.totp_secret, datetime.now(timezone.utc))})
+            if response.status_code == 200:
+                break
+            time.sleep(31 - time.time() % 30)
+        assert response.status_code == 200, response.text
+        headers[user.username] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return headers
+
+
+def restore_demo_users(driver: Driver, database: str) -> None:
+    """Put the demo users back after a test wiped the database (their tokens stay valid)."""
+    from graph import users
+
+    with driver.session(database=database) as session:
+        session.execute_write(lambda tx: users.ensure_demo_users(tx))

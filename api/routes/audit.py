@@ -1,0 +1,41 @@
+"""Audit routes for auditors: search the trail, and check the hash chain."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from api.deps import DriverDep, GraphSettingsDep, require_roles
+from graph import audit
+from graph.policy import AUDIT_ROLES
+from graph.viewer import Viewer
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+Auditor = Annotated[Viewer, Depends(require_roles(*AUDIT_ROLES))]
+Key = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+
+
+@router.get("", summary="Who looked at what, when and why")
+def search(
+    driver: DriverDep,
+    graph: GraphSettingsDep,
+    viewer: Auditor,
+    child_id: Key = None,
+    user_id: Key = None,
+    since: Annotated[datetime | None, Query()] = None,
+    until: Annotated[datetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    with driver.session(database=graph.database) as session:
+        events = session.execute_read(lambda tx: audit.search(
+            tx, child_id=child_id, user_id=user_id, since=since, until=until, limit=limit, skip=skip))
+    return {"events": [asdict(e) for e in events], "limit": limit, "skip": skip}
+
+
+@router.get("/verify", summary="Recompute the hash chain and report the first problem, if any")
+def verify(driver: DriverDep, graph: GraphSettingsDep, viewer: Auditor) -> dict[str, Any]:
+    return asdict(audit.verify(driver, database=graph.database))

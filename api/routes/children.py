@@ -1,0 +1,228 @@
+"""Child routes: search, the contacts card, network, moves, accesses, shielding and break-glass.
+
+Every response carrying child data goes through graph.audit.audited_read (or writes its event in the
+same transaction as the change), so no route can read a child without leaving a trace.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from api.deps import DriverDep, GraphSettingsDep, require_roles
+from graph import audit, children
+from graph.policy import ACCESS_LOG_ROLES, CARD_ROLES, NETWORK_ROLES, OVERRIDE_ROLES, SEARCH_ROLES, SHIELD_ROLES
+from graph.viewer import Viewer
+
+router = APIRouter(prefix="/children", tags=["children"])
+
+ChildId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", description="Directory ID")]
+Name = Annotated[str | None, Query(min_length=1, max_length=60, pattern=r"^[^\W\d_]+(?:[ '\-.][^\W\d_]+)*$")]
+_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})$")
+
+
+def stated_purpose(
+    x_purpose: Annotated[str | None, Header(description="Why you are looking: recorded in the audit trail.")] = None,
+) -> str:
+    """Every request for a child's data states its purpose; without one the request is refused."""
+    purpose = (x_purpose or "").strip()
+    if not purpose:
+        raise HTTPException(400, "State the purpose of this look in the X-Purpose header (it is recorded).")
+    if len(purpose) > 200 or not purpose.isprintable():
+        raise HTTPException(400, "X-Purpose must be printable text of at most 200 characters.")
+    return purpose
+
+
+Purpose = Annotated[str, Depends(stated_purpose)]
+
+
+class Reason(BaseModel):
+    """A reason recorded with a shielding decision or a break-glass override."""
+
+    reason: str = Field(min_length=5, max_length=500)
+
+
+def _request_id(request: Request) -> str:
+    return request.state.request_id
+
+
+@router.get("/search", summary="Find children by at least two identifying fields (fuzzy on names)")
+def search(
+    request: Request,
+    driver: DriverDep,
+    graph: GraphSettingsDep,
+    purpose: Purpose,
+    viewer: Annotated[Viewer, Depends(require_roles(*SEARCH_ROLES))],
+    given_name: Name = None,
+    family_name: Name = None,
+    dob: Annotated[date | None, Query()] = None,
+    gender: Annotated[Literal["female", "male", "not_known", "not_specified"] | None, Query()] = None,
+    postcode: Annotated[str | None, Query(max_length=10)] = None,
+) -> dict[str, Any]:
+    """Up to the configured number of matches; a shielded child only ever matches on visible fields."""
+    canonical = None
+    if postcode:
+        match = _POSTCODE.match(postcode.upper().strip())
+        if match is None:
+            raise HTTPException(422, "postcode: not a UK postcode (e.g. 'B1 1AA')")
+        canonical = f"{match.group(1)} {match.group(2)}"
+    if sum(v is not None for v in (given_name, family_name, dob, gender, canonical)) < 2:
+        raise HTTPException(422, "Give at least two of given_name, family_name, dob, gender, postcode.")
+    if given_name is None and family_name is None and dob is None and canonical is None:
+        raise HTTPException(422, "Give a name, a date of birth or a postcode.")
+    limit = request.app.state.api_settings.search_limit
+    results, truncated = audit.audited_read(
+        driver, database=graph.database, viewer=viewer, action="search", purpose=purpose,
+        request_id=_request_id(request),
+        read=lambda tx: children.search(tx, viewer=viewer, given_name=given_name, family_name=family_name,
+                                        dob=dob, gender=gender, postcode=canonical, limit=limit),
+        children_of=lambda found: [c["id"] for c in found[0]],
+    )
+    return {"results": results, "truncated": truncated}
+
+
+@router.get("/{child_id}", summary="The contacts card: who is working with this child and how to reach them")
+def card(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSettingsDep, purpose: Purpose,
+         viewer: Annotated[Viewer, Depends(require_roles(*CARD_ROLES))]) -> dict[str, Any]:
+    data = audit.audited_read(
+        driver, database=graph.database, viewer=viewer, action="card", purpose=purpose,
+        request_id=_request_id(request),
+        read=lambda tx: children.card(tx, viewer=viewer, child_id=child_id),
+        children_of=lambda found: [child_id] if found else [],
+    )
+    if data is None:
+        raise HTTPException(404, "No child with that directory ID.")
+    return data
+
+
+def _scoped(data: dict[str, Any] | None) -> str:
+    if data is None:
+        return "not_found"
+    return "ok" if data["hidden"] or data["in_area"] else "denied"
+
+
+def _deny_or_return(data: dict[str, Any] | None) -> dict[str, Any]:
+    outcome = _scoped(data)
+    if outcome == "not_found":
+        raise HTTPException(404, "No child with that directory ID.")
+    if outcome == "denied":
+        raise HTTPException(403, "This child has no current or past link to your authority.")
+    assert data is not None
+    return data
+
+
+@router.get("/{child_id}/network", summary="The involvement network: child, practitioners, agencies, household")
+def network(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSettingsDep, purpose: Purpose,
+            viewer: Annotated[Viewer, Depends(require_roles(*NETWORK_ROLES))],
+            depth: Annotated[int, Query(ge=1, le=2)] = 1) -> dict[str, Any]:
+    data = audit.audited_read(
+        driver, database=graph.database, viewer=viewer, action="network", purpose=purpose,
+        request_id=_request_id(request),
+        read=lambda tx: children.network(tx, viewer=viewer, child_id=child_id, depth=depth),
+        children_of=lambda found: [n["id"].split(":", 1)[1] for n in found["nodes"] if n["kind"] == "child"]
+        if found and _scoped(found) == "ok" else ([child_id] if found else []),
+        outcome_of=_scoped,
+    )
+    return _deny_or_return(data)
+
+
+@router.get("/{child_id}/moves", summary="Residence history as moves between authorities")
+def moves(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSettingsDep, purpose: Purpose,
+          viewer: Annotated[Viewer, Depends(require_roles(*NETWORK_ROLES))]) -> dict[str, Any]:
+    data = audit.audited_read(
+        driver, database=graph.database, viewer=viewer, action="moves", purpose=purpose,
+        request_id=_request_id(request),
+        read=lambda tx: children.moves(tx, viewer=viewer, child_id=child_id),
+        children_of=lambda found: [child_id] if found else [],
+        outcome_of=_scoped,
+    )
+    return _deny_or_return(data)
+
+
+@router.get("/{child_id}/accesses", summary="The last 25 accesses to this record")
+def accesses(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSettingsDep, purpose: Purpose,
+             viewer: Annotated[Viewer, Depends(require_roles(*ACCESS_LOG_ROLES))]) -> dict[str, Any]:
+    def read(tx: Any) -> dict[str, Any] | None:
+        state = children.scope(tx, viewer=viewer, child_id=child_id)
+        if state is None or state["hidden"] or not state["in_area"]:
+            return state and {**state, "accesses": []}
+        return {**state, "accesses": [a.__dict__ for a in audit.last_accesses(tx, child_id=child_id)]}
+
+    data = audit.audited_read(
+        driver, database=graph.database, viewer=viewer, action="accesses", purpose=purpose,
+        request_id=_request_id(request), read=read,
+        children_of=lambda found: [child_id] if found else [],
+        outcome_of=lambda found: "not_found" if found is None else
+        ("denied" if found["hidden"] or not found["in_area"] else "ok"),
+    )
+    if data is None:
+        raise HTTPException(404, "No child with that directory ID.")
+    if data["hidden"]:
+        raise HTTPException(403, "This record is shielded; contact the holding authority's team.")
+    if not data["in_area"]:
+        raise HTTPException(403, "This child has no current or past link to your authority.")
+    return {"child_id": child_id, "accesses": data["accesses"]}
+
+
+@router.post("/{child_id}/override", summary="Break-glass: open a shielded record once, with a reason")
+def override(request: Request, child_id: ChildId, body: Reason, driver: DriverDep, graph: GraphSettingsDep,
+             purpose: Purpose, viewer: Annotated[Viewer, Depends(require_roles(*OVERRIDE_ROLES))]) -> dict[str, Any]:
+    """Rule 4: the event is flagged for investigation and the holding authority's team is alerted."""
+    rid = _request_id(request)
+    data = audit.audited_read(
+        driver, database=graph.database, viewer=viewer, action="override", purpose=purpose, request_id=rid,
+        read=lambda tx: children.card(tx, viewer=viewer, child_id=child_id, override=True),
+        children_of=lambda found: [child_id] if found else [],
+        flagged=True, detail={"reason": body.reason},
+    )
+    if data is None:
+        raise HTTPException(404, "No child with that directory ID.")
+    with driver.session(database=graph.database) as session:
+        session.execute_write(lambda tx: children.alert_break_glass(
+            tx, viewer=viewer, child_id=child_id, reason=body.reason, request_id=rid))
+    return {"warning": "This override is recorded and will be investigated; the holding authority has been told.",
+            "card": data}
+
+
+def _change_shield(request: Request, child_id: str, body: Reason, driver: Any, database: str, purpose: str,
+                   viewer: Viewer, *, on: bool) -> dict[str, Any]:
+    """Shield or unshield in one write transaction with its audit event; only the holding authority's team."""
+    def work(tx: Any) -> str:
+        state = children.holding(tx, child_id=child_id)
+        if state is None:
+            outcome = "not_found"
+        elif state[1] != viewer.la_code or (not on and not state[0]):
+            outcome = "denied"
+        else:
+            if on:
+                children.shield(tx, viewer=viewer, child_id=child_id, reason=body.reason)
+            else:
+                children.unshield(tx, viewer=viewer, child_id=child_id)
+            outcome = "ok"
+        audit.append(tx, viewer=viewer, action="shield" if on else "unshield", children=[child_id] if state else [],
+                     purpose=purpose, request_id=_request_id(request), outcome=outcome, detail={"reason": body.reason})
+        return outcome
+
+    with driver.session(database=database) as session:
+        outcome = session.execute_write(work)
+    if outcome == "not_found":
+        raise HTTPException(404, "No child with that directory ID.")
+    if outcome == "denied":
+        raise HTTPException(403, "Only the management team of the authority holding this record can do that.")
+    return {"child_id": child_id, "shielded": on}
+
+
+@router.post("/{child_id}/shield", summary="Shield a record (the holding authority's team)")
+def shield(request: Request, child_id: ChildId, body: Reason, driver: DriverDep, graph: GraphSettingsDep,
+           purpose: Purpose, viewer: Annotated[Viewer, Depends(require_roles(*SHIELD_ROLES))]) -> dict[str, Any]:
+    return _change_shield(request, child_id, body, driver, graph.database, purpose, viewer, on=True)
+
+
+@router.delete("/{child_id}/shield", summary="Lift a shield (the holding authority's team)")
+def unshield(request: Request, child_id: ChildId, body: Reason, driver: DriverDep, graph: GraphSettingsDep,
+             purpose: Purpose, viewer: Annotated[Viewer, Depends(require_roles(*SHIELD_ROLES))]) -> dict[str, Any]:
+    return _change_shield(request, child_id, body, driver, graph.database, purpose, viewer, on=False)

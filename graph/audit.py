@@ -1,0 +1,393 @@
+"""The audit trail: a hash-chained, append-only log of every look at child data, and its choke point.
+
+Append-only is a rule of this codebase, not of the database: Neo4j Community has no per-label
+write privileges (fine-grained access control is Enterprise-only), so anyone holding the database
+credentials can change an AuditEvent. Nothing in the code updates or deletes one (the only write
+besides CREATE is the advance of the chain's head), and the hash chain makes any change made
+outside the code detectable by `verify`. Publishing the head hash elsewhere (the `audit verify`
+command prints it) also catches a rewrite of the whole chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from neo4j import Driver, ManagedTransaction
+
+from graph.viewer import Viewer
+
+T = TypeVar("T")
+
+GENESIS = "0" * 64
+OUTCOMES = frozenset({"ok", "not_found", "denied", "error"})
+
+# Locks the head by writing to it (Neo4j's documented way to take a write lock in Cypher), so the
+# read of seq and hash below sees the last committed append and concurrent appends queue here.
+# The time comes from the database after the lock, so `at` follows `seq` on a single clock.
+LOCK_HEAD = """
+MERGE (h:AuditHead {id: 'head'})
+  ON CREATE SET h.seq = 0, h.hash = $genesis
+SET h._lock = true
+REMOVE h._lock
+RETURN h.seq AS seq, h.hash AS hash, datetime.truncate('microsecond', datetime.realtime()) AS at
+"""
+APPEND_EVENT = """
+MATCH (h:AuditHead {id: 'head'})
+WHERE h.seq = $seq - 1 AND h.hash = $prev_hash
+CREATE (:AuditEvent {id: $id, seq: $seq, at: $at, user_id: $user_id, role: $role, la_code: $la_code,
+                     agency_id: $agency_id, action: $action, children: $children, purpose: $purpose,
+                     request_id: $request_id, outcome: $outcome, flagged: $flagged,
+                     detail_json: $detail_json, prev_hash: $prev_hash, hash: $hash})
+SET h.seq = $seq, h.hash = $hash
+"""
+READ_HEAD = "MATCH (h:AuditHead {id: 'head'}) RETURN h.seq AS seq, h.hash AS hash"
+ANY_EVENT = "MATCH (e:AuditEvent) RETURN e.seq AS seq LIMIT 1"
+# Keyset pagination on the unique seq index: bounded memory however long the chain. `at` comes as
+# epoch parts because the driver's DateTime hydration dominated verify time (~0.7 ms per event).
+STREAM_EVENTS = """
+MATCH (e:AuditEvent)
+WHERE e.seq > $after AND e.seq <= $upto
+WITH e, e.at IS :: ZONED DATETIME AS dated
+RETURN e {.id, .seq, .user_id, .role, .la_code, .agency_id, .action, .children, .purpose, .request_id,
+          .outcome, .flagged, .detail_json, .prev_hash, .hash,
+          at_s: CASE WHEN dated THEN e.at.epochSeconds END,
+          at_ns: CASE WHEN dated THEN e.at.nanosecond END} AS event
+ORDER BY e.seq
+LIMIT $batch
+"""
+# Newest first by seq, which the seq index serves in order, so the scan stops after $limit hits.
+LAST_ACCESSES = """
+MATCH (e:AuditEvent)
+WHERE e.seq > 0 AND $child_id IN e.children
+RETURN e {.seq, .at, .user_id, .role, .la_code, .agency_id, .action, .purpose, .outcome,
+          .flagged} AS access
+ORDER BY e.seq DESC
+LIMIT $limit
+"""
+# `search` joins the fragments of the filters given, so each variant can use its own index.
+SEARCH_MATCH = "MATCH (e:AuditEvent) WHERE e.seq > 0"
+SEARCH_FILTERS: dict[str, str] = {
+    "child_id": " AND $child_id IN e.children",
+    "user_id": " AND e.user_id = $user_id",
+    "since": " AND e.at >= $since",
+    "until": " AND e.at < $until",
+}
+SEARCH_RETURN = """
+RETURN e {.id, .seq, .at, .user_id, .role, .la_code, .agency_id, .action, .children, .purpose,
+          .request_id, .outcome, .flagged, .detail_json, .prev_hash, .hash} AS event
+ORDER BY e.seq DESC
+SKIP $skip
+LIMIT $limit
+"""
+
+
+class AuditError(Exception):
+    """The audit event could not be written, so the access must not go ahead."""
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One event of the trail, as stored."""
+
+    id: str
+    seq: int
+    at: datetime
+    user_id: str
+    role: str
+    la_code: str
+    agency_id: str | None
+    action: str
+    children: tuple[str, ...]
+    purpose: str
+    request_id: str
+    outcome: str
+    flagged: bool
+    detail_json: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        """The detail map the event was written with."""
+        return json.loads(self.detail_json)
+
+
+@dataclass(frozen=True)
+class Access:
+    """One line of a child's access history: who looked, as what, from where, why and when."""
+
+    seq: int
+    at: datetime
+    user_id: str
+    role: str
+    la_code: str
+    agency_id: str | None
+    action: str
+    purpose: str
+    outcome: str
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What `verify` found: counts, the head, and the first problem if any."""
+
+    ok: bool
+    events: int
+    head_seq: int
+    head_hash: str
+    seconds: float
+    kind: str | None = None  # edited, removed, reordered, relinked, truncated, head_missing
+    seq: int | None = None
+    problem: str | None = None
+
+
+def canonical(fields: Mapping[str, Any]) -> str:
+    """The hashed form of an event: JSON with sorted keys, fixed separators, `at` in UTC ISO."""
+    payload = {k: v for k, v in fields.items() if k not in ("prev_hash", "hash")}
+    at = payload["at"]
+    payload["at"] = None if at is None else _native(at).astimezone(timezone.utc).isoformat(timespec="microseconds")
+    payload["children"] = list(payload["children"])
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    """sha256(prev_hash + canonical JSON of the event's fields), hex."""
+    return hashlib.sha256((prev_hash + canonical(fields)).encode("utf-8")).hexdigest()
+
+
+def _native(at: Any) -> datetime:
+    return at.to_native() if hasattr(at, "to_native") else at
+
+
+def _utc(seconds: int | None, nanos: int | None) -> datetime | None:
+    """A stored `at` from its epoch parts; None (so the hash fails) if absent or not a whole microsecond."""
+    if seconds is None or nanos is None or nanos % 1000:
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc).replace(microsecond=nanos // 1000)
+
+
+def _record(row: Mapping[str, Any]) -> AuditRecord:
+    values = dict(row)
+    values["at"] = _native(values["at"])
+    values["children"] = tuple(values.get("children") or ())
+    return AuditRecord(**values)
+
+
+def append(
+    tx: ManagedTransaction,
+    *,
+    viewer: Viewer,
+    action: str,
+    children: Sequence[str],
+    purpose: str,
+    request_id: str,
+    outcome: str = "ok",
+    flagged: bool = False,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditRecord:
+    """Append one event to the chain, advancing the head in the same (write) transaction.
+
+    Args:
+        tx: a write transaction; the head stays locked until it commits.
+        children: ids of the children the response carries (empty when nothing was found).
+        purpose: the reason the user stated; required.
+
+    Raises:
+        ValueError: a required field is empty, or the outcome is unknown.
+        AuditError: the head moved under the lock (never expected; the event is not written).
+    """
+    if not action or not purpose or not request_id:
+        raise ValueError("an audit event needs an action, a stated purpose and a request id")
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
+    head = tx.run(LOCK_HEAD, genesis=GENESIS).single(strict=True)
+    fields: dict[str, Any] = {
+        "id": str(uuid.uuid4()), "seq": head["seq"] + 1, "at": head["at"], **viewer.params(),
+        "action": action, "children": [str(c) for c in children], "purpose": purpose,
+        "request_id": request_id, "outcome": outcome, "flagged": bool(flagged),
+        "detail_json": json.dumps(dict(detail or {}), sort_keys=True, separators=(",", ":"), default=str),
+    }
+    event_hash = chain_hash(head["hash"], fields)
+    summary = tx.run(APPEND_EVENT, **fields, prev_hash=head["hash"], hash=event_hash).consume()
+    if summary.counters.nodes_created != 1:
+        raise AuditError(f"audit head moved while locked (expected seq {fields['seq'] - 1})")
+    return _record({**fields, "prev_hash": head["hash"], "hash": event_hash})
+
+
+def audited_read(
+    driver: Driver,
+    *,
+    database: str,
+    viewer: Viewer,
+    action: str,
+    purpose: str,
+    request_id: str,
+    read: Callable[[ManagedTransaction], T],
+    children_of: Callable[[T], Sequence[str]],
+    outcome_of: Callable[[T], str] | None = None,
+    flagged: bool | Callable[[T], bool] = False,
+    detail: Mapping[str, Any] | Callable[[T], Mapping[str, Any]] | None = None,
+) -> T:
+    """The one way to read child data: read (routed as a read), write the audit event, then return.
+
+    The outcome defaults to "ok" when `children_of` names children and "not_found" when it names
+    none; `outcome_of` overrides it. A read that raises is recorded with outcome "error".
+
+    Raises:
+        Whatever the read, the callables or the audit write raise; the data is then never returned.
+    """
+    with driver.session(database=database) as session:
+
+        def record(children: Sequence[str], outcome: str, is_flagged: bool, info: Mapping[str, Any] | None) -> None:
+            session.execute_write(
+                lambda tx: append(tx, viewer=viewer, action=action, children=children, purpose=purpose,
+                                  request_id=request_id, outcome=outcome, flagged=is_flagged, detail=info)
+            )
+
+        try:
+            data = session.execute_read(read)
+        except Exception as exc:
+            record([], "error", False, {"error": type(exc).__name__})
+            raise
+        children = list(children_of(data))
+        outcome = outcome_of(data) if outcome_of is not None else ("ok" if children else "not_found")
+        is_flagged = flagged(data) if callable(flagged) else flagged
+        info = detail(data) if callable(detail) else detail
+        record(children, outcome, is_flagged, info)
+    return data
+
+
+def last_accesses(tx: ManagedTransaction, *, child_id: str, limit: int = 25) -> list[Access]:
+    """The latest accesses to a child's record, newest first (CP-IS shows the last 25)."""
+    rows = tx.run(LAST_ACCESSES, child_id=child_id, limit=limit)
+    return [Access(**{**row["access"], "at": _native(row["access"]["at"])}) for row in rows]
+
+
+def search(
+    tx: ManagedTransaction,
+    *,
+    child_id: str | None = None,
+    user_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    skip: int = 0,
+) -> list[AuditRecord]:
+    """Events for auditors, newest first, filtered by child, user and time (since <= at < until)."""
+    params = {"child_id": child_id, "user_id": user_id, "since": since, "until": until}
+    statement = SEARCH_MATCH + "".join(SEARCH_FILTERS[k] for k, v in params.items() if v is not None) + SEARCH_RETURN
+    rows = tx.run(statement, **params, skip=skip, limit=limit)
+    return [_record(row["event"]) for row in rows]
+
+
+def _read_head(tx: ManagedTransaction) -> tuple[int, str] | None:
+    row = tx.run(READ_HEAD).single()
+    return None if row is None else (row["seq"], row["hash"])
+
+
+def _has_events(tx: ManagedTransaction) -> bool:
+    return tx.run(ANY_EVENT).single() is not None
+
+
+def _stream(tx: ManagedTransaction, *, after: int, upto: int, batch: int) -> list[dict[str, Any]]:
+    events = []
+    for row in tx.run(STREAM_EVENTS, after=after, upto=upto, batch=batch):
+        event = row["event"]
+        event["at"] = _utc(event.pop("at_s"), event.pop("at_ns"))
+        events.append(event)
+    return events
+
+
+def _recorded_as(event: Mapping[str, Any], head_seq: int) -> int | None:
+    """The seq an event was hashed with, if moved: nearest candidates first, only on failure."""
+    here = event["seq"]
+    for distance in range(1, head_seq):
+        for seq in (here + distance, here - distance):
+            if 1 <= seq <= head_seq and chain_hash(event["prev_hash"], {**event, "seq": seq}) == event["hash"]:
+                return seq
+    return None
+
+
+@dataclass(frozen=True)
+class _Problem:
+    kind: str
+    seq: int
+    message: str
+
+
+def _walk(events: Iterator[dict[str, Any]], head_seq: int) -> tuple[int, str, _Problem | None]:
+    """Check each event against its hash and its predecessor: (events verified, last hash, problem)."""
+    expected_seq, prev_hash, verified = 1, GENESIS, 0
+    for event in events:
+        seq = event["seq"]
+        if seq != expected_seq:
+            gone = str(expected_seq) if seq == expected_seq + 1 else f"{expected_seq}-{seq - 1}"
+            return verified, prev_hash, _Problem("removed", expected_seq,
+                                                 f"seq {gone} missing (seq {seq} follows seq {expected_seq - 1})")
+        linked = event["prev_hash"] == prev_hash
+        if chain_hash(event["prev_hash"], event) != event["hash"]:
+            moved = None if linked else _recorded_as(event, head_seq)
+            if moved is not None:
+                return verified, prev_hash, _Problem("reordered", seq,
+                                                     f"seq {seq} holds the event recorded as seq {moved}")
+            return verified, prev_hash, _Problem("edited", seq, f"the event at seq {seq} does not match its hash")
+        if not linked:
+            return verified, prev_hash, _Problem(
+                "relinked", seq, f"the event at seq {seq} does not follow the hash of seq {seq - 1} "
+                "(an event rewritten with a new hash, or removed and the rest renumbered)")
+        expected_seq, prev_hash, verified = seq + 1, event["hash"], verified + 1
+    return verified, prev_hash, None
+
+
+def verify(
+    driver: Driver,
+    *,
+    database: str,
+    batch: int = 10_000,
+    progress: Callable[[int, int], None] | None = None,
+) -> VerifyResult:
+    """Recompute the whole chain in seq order, in batches, and report the first problem precisely.
+
+    The head is read first, so events appended while this runs are left for the next run.
+    `progress(done, total)` is called after each batch.
+    """
+    started = time.perf_counter()
+    with driver.session(database=database) as session:
+        head = session.execute_read(_read_head)
+        if head is None:
+            if session.execute_read(_has_events):
+                return VerifyResult(False, 0, 0, "", time.perf_counter() - started, "head_missing", None,
+                                    "head_missing: events exist but the audit head is gone")
+            return VerifyResult(True, 0, 0, GENESIS, time.perf_counter() - started)
+        head_seq, head_hash = head
+
+        def events() -> Iterator[dict[str, Any]]:
+            after = 0
+            while after < head_seq:
+                rows = session.execute_read(_stream, after=after, upto=head_seq, batch=batch)
+                if not rows:
+                    return
+                yield from rows
+                after = rows[-1]["seq"]
+                if progress is not None:
+                    progress(after, head_seq)
+
+        verified, last_hash, problem = _walk(events(), head_seq)
+    took = time.perf_counter() - started
+    if problem is None and verified != head_seq:
+        problem = _Problem("truncated", verified + 1, f"the head is at seq {head_seq} but the last event is "
+                                                      f"seq {verified}: events at the end were removed")
+    elif problem is None and last_hash != head_hash:
+        problem = _Problem("truncated", head_seq, f"the head does not match the hash of the last event (seq {head_seq})")
+    if problem is None:
+        return VerifyResult(True, verified, head_seq, head_hash, took)
+    return VerifyResult(False, verified, head_seq, head_hash, took, problem.kind, problem.seq,
+                        f"{problem.kind}: {problem.message}")

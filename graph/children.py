@@ -1,0 +1,361 @@
+"""Every read of child data, shaped for the viewer inside the Cypher (see graph/policy.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from neo4j import ManagedTransaction
+from neo4j.time import Date, DateTime, Time
+
+from graph.policy import (
+    hidden,
+    in_area,
+    kin,
+    kin_addresses,
+    kin_agencies,
+    kin_carers,
+    kin_practitioners,
+    protected_address,
+    restricted,
+    sensitive_visible,
+    team,
+)
+from graph.viewer import Viewer
+
+# The start of every single-child statement: the child, whether it is hidden, its holding authority
+# (the shielding authority when shielded), and the household's hidden kin.
+_CHILD = f"""
+MATCH (c:Child {{id: $child_id}})
+OPTIONAL MATCH (c)-[:SHIELDED_BY]->(sla:LocalAuthority)
+OPTIONAL MATCH (c)-[:HELD_BY]->(hla:LocalAuthority)
+WITH c, coalesce(sla, hla) AS holding, {hidden('c')} AS is_hidden
+WITH c, holding, is_hidden, CASE WHEN is_hidden THEN [] ELSE {kin('c')} END AS kin
+WITH c, holding, is_hidden, kin,
+     {kin_carers('kin')} AS kc, {kin_practitioners('kin')} AS kp,
+     {kin_agencies('kin')} AS ka, {kin_addresses('kin')} AS kaddr
+"""
+
+CARD = _CHILD + f"""
+OPTIONAL MATCH (c)-[cur:LIVED_AT WHERE cur.until IS NULL]->(addr:Address)
+OPTIONAL MATCH (addr)-[:IN]->(area:LocalAuthority)
+WITH c, holding, is_hidden, kin, kc, kp, ka, kaddr, addr, area,
+     addr IS NOT NULL AND (addr.id IN kaddr OR {protected_address('addr')}) AS addr_withheld
+RETURN CASE WHEN is_hidden THEN {restricted('c', 'holding')} ELSE c {{
+  .id, .given_name, .family_name, .former_names, .dob, .gender, .nhs_number, .upn, .status,
+  shielded: c.shielded,
+  holding_team: {team('holding')},
+  details_withheld: size(kin) > 0 OR addr_withheld,
+  address: CASE WHEN addr IS NULL THEN null WHEN addr_withheld THEN {{withheld: true}}
+           ELSE addr {{.line1, .line2, .town, .postcode, area: {team('area')}}} END,
+  carers: COLLECT {{
+    MATCH (k:Carer)-[r:CARES_FOR]->(c) WHERE NOT k.id IN kc
+    RETURN k {{.id, .name, .phone, .email, relationship: r.relationship,
+              parental_responsibility: r.parental_responsibility}} AS carer ORDER BY carer.name
+  }},
+  school: COLLECT {{
+    MATCH (c)-[e:ENROLLED_AT WHERE e.until IS NULL]->(s:Agency) WHERE NOT s.id IN ka
+    RETURN s {{.id, .name, .phone, .email, since: e.since}} AS school ORDER BY school.since DESC LIMIT 1
+  }}[0],
+  gp: COLLECT {{
+    MATCH (c)-[g:REGISTERED_WITH WHERE g.until IS NULL]->(p:Agency) WHERE NOT p.id IN ka
+    RETURN p {{.id, .name, .phone, .email, since: g.since}} AS gp ORDER BY gp.since DESC LIMIT 1
+  }}[0],
+  services: COLLECT {{
+    MATCH (c)<-[i:INVOLVED_WITH WHERE i.until IS NULL]-(p:Practitioner)-[:WORKS_FOR]->(a:Agency)
+    WHERE NOT p.id IN kp AND NOT a.id IN ka AND {sensitive_visible('i')}
+    RETURN {{service: i.service, since: i.since, lead: i.lead,
+            practitioner: p {{.id, .name, .job_title, .phone, .email}},
+            agency: a {{.id, .name, .kind, .phone, .email}}}} AS service
+    ORDER BY service.lead DESC, service.since
+  }},
+  plans: COLLECT {{
+    MATCH (c)-[h:HAS_PLAN WHERE h.until IS NULL]->(r:LocalAuthority)
+    RETURN {{kind: h.kind, since: h.since, responsible: {team('r')}}} AS plan ORDER BY plan.since
+  }}
+}} END AS card
+"""
+
+# Search: matches on visible fields only for hidden children; a postcode never matches a hidden child
+# or anyone at a protected address. Hidden children are dropped before the limit, so no count leaks.
+_SEARCH_FILTER = f"""
+WHERE ($dob IS NULL OR c.dob = $dob) AND ($gender IS NULL OR c.gender = $gender)
+  AND ($postcode IS NULL OR (NOT {hidden('c')} AND EXISTS {{
+        MATCH (c)-[sl:LIVED_AT WHERE sl.until IS NULL]->(sa:Address {{postcode: $postcode}})
+        WHERE NOT {protected_address('sa')} }}))
+"""
+_SEARCH_TAIL = f"""
+OPTIONAL MATCH (c)-[:SHIELDED_BY]->(sla:LocalAuthority)
+OPTIONAL MATCH (c)-[:HELD_BY]->(hla:LocalAuthority)
+OPTIONAL MATCH (c)-[cur:LIVED_AT WHERE cur.until IS NULL]->(addr:Address)-[:IN]->(area:LocalAuthority)
+WITH c, score, coalesce(sla, hla) AS holding, {hidden('c')} AS is_hidden, addr, area,
+     addr IS NOT NULL AND {protected_address('addr')} AS addr_withheld
+RETURN CASE WHEN is_hidden THEN {restricted('c', 'holding')} ELSE c {{
+  .id, .given_name, .family_name, .former_names, .dob, .gender, shielded: c.shielded,
+  postcode: CASE WHEN addr_withheld THEN null ELSE addr.postcode END,
+  area: CASE WHEN addr_withheld OR area IS NULL THEN null ELSE area.name END
+}} END AS child
+ORDER BY score DESC, child.family_name, child.given_name, child.id
+"""
+SEARCH_BY_NAME = f"""
+CALL db.index.fulltext.queryNodes('child_names', $lucene, {{limit: 1000}}) YIELD node AS c, score
+{_SEARCH_FILTER}
+WITH c, score ORDER BY score DESC, c.id LIMIT $limit
+{_SEARCH_TAIL}
+"""
+SEARCH_BY_DOB = f"""
+MATCH (c:Child) WHERE c.dob = $dob
+WITH c, 1.0 AS score
+{_SEARCH_FILTER}
+WITH c, score ORDER BY c.id LIMIT $limit
+{_SEARCH_TAIL}
+"""
+SEARCH_BY_POSTCODE = f"""
+MATCH (:Address {{postcode: $postcode}})<-[pl:LIVED_AT WHERE pl.until IS NULL]-(c:Child)
+WITH DISTINCT c, 1.0 AS score
+{_SEARCH_FILTER}
+WITH c, score ORDER BY c.id LIMIT $limit
+{_SEARCH_TAIL}
+"""
+
+def native(value: Any) -> Any:
+    """Neo4j temporal values to Python's, all the way down, so responses serialise."""
+    if isinstance(value, (Date, DateTime, Time)):
+        return value.to_native()
+    if isinstance(value, dict):
+        return {k: native(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [native(v) for v in value]
+    return value
+
+
+_LUCENE_SPECIAL = set('+-&|!(){}[]^"~*?:\\/')
+
+
+def lucene_terms(field_names: tuple[str, ...], text: str) -> str:
+    """A fuzzy Lucene clause for free text over some index fields; every special character escaped."""
+    terms = []
+    for word in text.split():
+        escaped = "".join(f"\\{ch}" if ch in _LUCENE_SPECIAL else ch for ch in word.lower())
+        fuzz = "~1" if len(word) <= 4 else "~2"
+        terms.append("(" + " OR ".join(f"{f}:{escaped}{fuzz}" for f in field_names) + ")")
+    return " AND ".join(terms)
+
+
+def search(
+    tx: ManagedTransaction,
+    *,
+    viewer: Viewer,
+    given_name: str | None = None,
+    family_name: str | None = None,
+    dob: date | None = None,
+    gender: str | None = None,
+    postcode: str | None = None,
+    limit: int = 20,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Children matching the given fields, shaped for the viewer; returns (results, truncated).
+
+    Raises:
+        ValueError: fewer than two identifying fields, or nothing to search an index on.
+    """
+    given = [v for v in (given_name, family_name, dob, gender, postcode) if v not in (None, "")]
+    if len(given) < 2:
+        raise ValueError("give at least two of given_name, family_name, dob, gender, postcode")
+    params: dict[str, Any] = {"viewer": viewer.params(), "override": [], "dob": dob, "gender": gender,
+                              "postcode": postcode, "limit": limit + 1}
+    if given_name or family_name:
+        clauses = []
+        if given_name:
+            clauses.append(lucene_terms(("given_name",), given_name))
+        if family_name:
+            clauses.append(lucene_terms(("family_name", "former_names_text"), family_name))
+        statement, params["lucene"] = SEARCH_BY_NAME, " AND ".join(clauses)
+    elif dob is not None:
+        statement = SEARCH_BY_DOB
+    elif postcode:
+        statement = SEARCH_BY_POSTCODE
+    else:
+        raise ValueError("search needs a name, a date of birth or a postcode")
+    rows = [native(record["child"]) for record in tx.run(statement, params)]
+    return rows[:limit], len(rows) > limit
+
+
+def card(tx: ManagedTransaction, *, viewer: Viewer, child_id: str, override: bool = False) -> dict[str, Any] | None:
+    """The contacts card of one child as this viewer may see it, or None if there is no such child."""
+    record = tx.run(CARD, viewer=viewer.params(), child_id=child_id, override=[child_id] if override else []).single()
+    return None if record is None else native(record["card"])
+
+
+NETWORK = _CHILD + f"""
+RETURN CASE WHEN is_hidden THEN {{child: {restricted('c', 'holding')}, hidden: true}} ELSE {{
+  hidden: false,
+  in_area: {in_area('c')},
+  child: c {{.id, .given_name, .family_name, .dob, .gender, shielded: c.shielded}},
+  carers: COLLECT {{
+    MATCH (k:Carer)-[r:CARES_FOR]->(c) WHERE NOT k.id IN kc
+    RETURN {{id: k.id, name: k.name, relationship: r.relationship}} AS x ORDER BY x.id
+  }},
+  siblings: COLLECT {{
+    MATCH (c)<-[:CARES_FOR]-(k:Carer)-[:CARES_FOR]->(sib:Child)
+    WHERE sib <> c AND NOT k.id IN kc AND NOT {hidden('sib')}
+    RETURN {{child: sib {{.id, .given_name, .family_name, .dob}}, carer: k.id}} AS x ORDER BY x.child.id, x.carer
+  }},
+  involvements: COLLECT {{
+    MATCH (who:Child)<-[i:INVOLVED_WITH]-(p:Practitioner)-[:WORKS_FOR]->(a:Agency)
+    WHERE (who = c OR ($depth > 1 AND EXISTS {{
+             MATCH (c)<-[:CARES_FOR]-(k2:Carer)-[:CARES_FOR]->(who) WHERE who <> c AND NOT k2.id IN kc }}
+           AND NOT {hidden('who')}))
+      AND NOT p.id IN kp AND NOT a.id IN ka AND {sensitive_visible('i')}
+    RETURN {{child: who.id, service: i.service, since: i.since, until: i.until, lead: i.lead,
+            practitioner: p {{.id, .name, .job_title, .phone, .email}},
+            agency: a {{.id, .name, .kind}}}} AS x ORDER BY x.child, x.since, x.practitioner.id
+  }},
+  registrations: COLLECT {{
+    MATCH (c)-[e:ENROLLED_AT|REGISTERED_WITH]->(a:Agency) WHERE NOT a.id IN ka
+    RETURN {{kind: type(e), since: e.since, until: e.until, agency: a {{.id, .name, .kind}}}} AS x
+    ORDER BY x.since, x.agency.id
+  }}
+}} END AS network
+"""
+
+MOVES = _CHILD + f"""
+RETURN CASE WHEN is_hidden THEN {{child: {restricted('c', 'holding')}, hidden: true}} ELSE {{
+  hidden: false,
+  in_area: {in_area('c')},
+  child: c {{.id, .given_name, .family_name, .dob}},
+  residences: COLLECT {{
+    MATCH (c)-[l:LIVED_AT]->(a:Address)-[:IN]->(la:LocalAuthority)
+    WITH l, a, la, (a.id IN kaddr OR (l.until IS NULL AND {protected_address('a')})) AS withheld
+    RETURN {{since: l.since, until: l.until, withheld: withheld,
+            authority: CASE WHEN withheld THEN null ELSE la {{.code, .name}} END,
+            postcode: CASE WHEN withheld THEN null ELSE a.postcode END}} AS r ORDER BY r.since
+  }}
+}} END AS moves
+"""
+
+
+def network(tx: ManagedTransaction, *, viewer: Viewer, child_id: str, depth: int = 1) -> dict[str, Any] | None:
+    """The child's involvement network as nodes and edges, shaped for the viewer; None if no such child."""
+    record = tx.run(NETWORK, viewer=viewer.params(), child_id=child_id, override=[], depth=depth).single()
+    if record is None:
+        return None
+    raw = native(record["network"])
+    if raw["hidden"]:
+        return {"hidden": True, "in_area": False, "child": raw["child"],
+                "nodes": [{"id": f"child:{child_id}", "kind": "child", "label": "shielded record"}], "edges": []}
+    return {"hidden": False, "in_area": raw["in_area"], "child": raw["child"], **_graph(raw)}
+
+
+def _graph(raw: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Nodes and edges from the already-filtered lists of the NETWORK statement."""
+    child = raw["child"]
+    nodes: dict[str, dict[str, Any]] = {}
+    edges: list[dict[str, Any]] = []
+
+    def node(key: str, kind: str, label: str, **extra: Any) -> str:
+        nodes.setdefault(key, {"id": key, "kind": kind, "label": label, **extra})
+        return key
+
+    root = node(f"child:{child['id']}", "child", f"{child['given_name']} {child['family_name']}", root=True)
+    for carer in raw["carers"]:
+        key = node(f"carer:{carer['id']}", "carer", carer["name"])
+        edges.append({"source": key, "target": root, "type": "cares_for", "relationship": carer["relationship"]})
+    for sib in raw["siblings"]:
+        s = sib["child"]
+        key = node(f"child:{s['id']}", "child", f"{s['given_name']} {s['family_name']}")
+        edges.append({"source": f"carer:{sib['carer']}", "target": key, "type": "cares_for"})
+    for inv in raw["involvements"]:
+        p, a = inv["practitioner"], inv["agency"]
+        pk = node(f"practitioner:{p['id']}", "practitioner", p["name"], job_title=p["job_title"],
+                  phone=p["phone"], email=p["email"])
+        ak = node(f"agency:{a['id']}", "agency", a["name"], agency_kind=a["kind"])
+        edges.append({"source": pk, "target": f"child:{inv['child']}", "type": "involved_with",
+                      "service": inv["service"], "since": inv["since"], "until": inv["until"],
+                      "lead": bool(inv["lead"]), "current": inv["until"] is None})
+        if not any(e["source"] == pk and e["target"] == ak for e in edges):
+            edges.append({"source": pk, "target": ak, "type": "works_for"})
+    for reg in raw["registrations"]:
+        a = reg["agency"]
+        ak = node(f"agency:{a['id']}", "agency", a["name"], agency_kind=a["kind"])
+        edges.append({"source": root, "target": ak, "type": reg["kind"].lower(), "since": reg["since"],
+                      "until": reg["until"], "current": reg["until"] is None})
+    return {"nodes": list(nodes.values()), "edges": edges}
+
+
+def moves(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> dict[str, Any] | None:
+    """Residence history and the moves between authorities in it; None if no such child."""
+    record = tx.run(MOVES, viewer=viewer.params(), child_id=child_id, override=[]).single()
+    if record is None:
+        return None
+    raw = native(record["moves"])
+    if raw["hidden"]:
+        return {"hidden": True, "in_area": False, "child": raw["child"], "residences": [], "moves": []}
+    known = [r for r in raw["residences"] if not r["withheld"]]
+    between = [
+        {"date": after["since"], "from": before["authority"], "to": after["authority"]}
+        for before, after in zip(known, known[1:])
+        if before["authority"]["code"] != after["authority"]["code"]
+    ]
+    return {"hidden": False, "in_area": raw["in_area"], "child": raw["child"],
+            "residences": raw["residences"], "moves": between}
+
+
+SCOPE = f"""
+MATCH (c:Child {{id: $child_id}})
+RETURN {hidden('c')} AS hidden, {in_area('c')} AS in_area
+"""
+HOLDING = """
+MATCH (c:Child {id: $child_id})
+OPTIONAL MATCH (c)-[:SHIELDED_BY]->(sla:LocalAuthority)
+OPTIONAL MATCH (c)-[:HELD_BY]->(hla:LocalAuthority)
+RETURN c.shielded AS shielded, coalesce(sla, hla).code AS holding
+"""
+SHIELD = """
+MATCH (c:Child {id: $child_id})
+MATCH (la:LocalAuthority {code: $viewer.la_code})
+OPTIONAL MATCH (c)-[old:SHIELDED_BY]->()
+DELETE old
+WITH DISTINCT c, la
+SET c.shielded = true
+CREATE (c)-[:SHIELDED_BY {since: date(), reason: $reason, by: $viewer.user_id}]->(la)
+"""
+UNSHIELD = """
+MATCH (c:Child {id: $child_id})-[s:SHIELDED_BY]->(:LocalAuthority {code: $viewer.la_code})
+DELETE s
+SET c.shielded = false
+"""
+BREAK_GLASS_ALERT = """
+MATCH (c:Child {id: $child_id})
+OPTIONAL MATCH (c)-[:SHIELDED_BY]->(la:LocalAuthority)
+WITH c, la WHERE la IS NOT NULL
+CREATE (:Alert {id: randomUUID(), kind: 'break_glass', state: 'open', la_code: la.code, child_id: c.id,
+                user_id: $viewer.user_id, user_role: $viewer.role, user_la_code: $viewer.la_code,
+                reason: $reason, request_id: $request_id, at: datetime()})
+"""
+
+
+def scope(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> dict[str, bool] | None:
+    """Whether the child is hidden from the viewer and linked to the viewer's authority; None if unknown."""
+    record = tx.run(SCOPE, viewer=viewer.params(), child_id=child_id, override=[]).single()
+    return None if record is None else {"hidden": record["hidden"], "in_area": record["in_area"]}
+
+
+def holding(tx: ManagedTransaction, *, child_id: str) -> tuple[bool, str | None] | None:
+    """(shielded, holding authority code) of a child, or None if there is no such child."""
+    record = tx.run(HOLDING, child_id=child_id).single()
+    return None if record is None else (bool(record["shielded"]), record["holding"])
+
+
+def shield(tx: ManagedTransaction, *, viewer: Viewer, child_id: str, reason: str) -> None:
+    """Shield a child, held from now on by the viewer's authority (the caller checked the viewer holds it)."""
+    tx.run(SHIELD, viewer=viewer.params(), child_id=child_id, reason=reason).consume()
+
+
+def unshield(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> bool:
+    """Lift the viewer's authority's shield; returns whether there was one."""
+    return tx.run(UNSHIELD, viewer=viewer.params(), child_id=child_id).consume().counters.relationships_deleted > 0
+
+
+def alert_break_glass(tx: ManagedTransaction, *, viewer: Viewer, child_id: str, reason: str, request_id: str) -> None:
+    """Rule 4: tell the holding authority's team that a shielded record was opened by override."""
+    tx.run(BREAK_GLASS_ALERT, viewer=viewer.params(), child_id=child_id, reason=reason, request_id=request_id).consume()

@@ -1,0 +1,110 @@
+"""The shielding and access policy of DESIGN.md, as Cypher fragments bound to the `$viewer` parameter.
+
+Every statement that returns child data is composed from these fragments in graph/children.py; nothing
+is filtered in Python. The fragments are fixed strings: the only inputs are query parameters.
+
+Parameters every policy-bound statement takes:
+    $viewer      {user_id, role, la_code, agency_id} of the person asking (graph.viewer.Viewer.params()).
+    $override    child ids the viewer may see in full for this one request (break-glass), else [].
+"""
+
+from __future__ import annotations
+
+from graph.viewer import Role
+
+# Rule 1: a shielded child is hidden from everyone but the management team of the holding authority
+# (and, for one request, a break-glass override).
+_HIDDEN = (
+    "({c}.shielded = true"
+    " AND NOT ($viewer.role = 'la_admin' AND EXISTS {{ ({c})-[:SHIELDED_BY]->(:LocalAuthority {{code: $viewer.la_code}}) }})"
+    " AND NOT {c}.id IN $override)"
+)
+
+
+def hidden(var: str) -> str:
+    """True where the child bound to `var` is shielded from this viewer."""
+    return _HIDDEN.format(c=var)
+
+
+def protected_address(var: str) -> str:
+    """Rule 3: true where a child hidden from this viewer currently lives at the address `var`."""
+    return (
+        f"EXISTS {{ MATCH ({var})<-[pl:LIVED_AT WHERE pl.until IS NULL]-(ps:Child) "
+        f"WHERE ps.shielded = true AND {hidden('ps')} }}"
+    )
+
+
+def kin(var: str) -> str:
+    """The hidden shielded children of `var`'s household: sharing a carer, or living at the same address now.
+
+    Anything linked to one of them (carer, practitioner, agency, address) is withheld from `var`'s record,
+    so a sibling's card, network or moves never leads to a shielded child.
+    """
+    return (
+        f"COLLECT {{ MATCH ({var})<-[:CARES_FOR]-(:Carer)-[:CARES_FOR]->(ks:Child) "
+        f"WHERE ks <> {var} AND ks.shielded = true AND {hidden('ks')} RETURN ks "
+        f"UNION MATCH ({var})-[kl1:LIVED_AT WHERE kl1.until IS NULL]->(:Address)"
+        f"<-[kl2:LIVED_AT WHERE kl2.until IS NULL]-(ks:Child) "
+        f"WHERE ks <> {var} AND ks.shielded = true AND {hidden('ks')} RETURN ks }}"
+    )
+
+
+# The ids of everything linked to a set of hidden kin (`kin_var` is a list of Child nodes).
+def kin_carers(kin_var: str) -> str:
+    return f"COLLECT {{ UNWIND {kin_var} AS s MATCH (k:Carer)-[:CARES_FOR]->(s) RETURN DISTINCT k.id }}"
+
+
+def kin_practitioners(kin_var: str) -> str:
+    return f"COLLECT {{ UNWIND {kin_var} AS s MATCH (p:Practitioner)-[:INVOLVED_WITH]->(s) RETURN DISTINCT p.id }}"
+
+
+def kin_agencies(kin_var: str) -> str:
+    return (
+        f"COLLECT {{ UNWIND {kin_var} AS s MATCH (s)-[:ENROLLED_AT|REGISTERED_WITH|ATTENDED]->(a:Agency) "
+        f"RETURN DISTINCT a.id AS id UNION UNWIND {kin_var} AS s "
+        f"MATCH (s)<-[:INVOLVED_WITH]-(:Practitioner)-[:WORKS_FOR]->(a:Agency) RETURN DISTINCT a.id AS id }}"
+    )
+
+
+def kin_addresses(kin_var: str) -> str:
+    return f"COLLECT {{ UNWIND {kin_var} AS s MATCH (s)-[:LIVED_AT]->(a:Address) RETURN DISTINCT a.id }}"
+
+
+# Rule 5: sensitive services only with recorded consent, or to safeguarding leads.
+def sensitive_visible(rel: str) -> str:
+    return f"(coalesce({rel}.sensitive, false) = false OR {rel}.consent = true OR $viewer.role = 'safeguarding_lead')"
+
+
+def in_area(var: str) -> str:
+    """Area scope: the child has a current or past link to the viewer's authority."""
+    la = "{code: $viewer.la_code}"
+    return (
+        f"(EXISTS {{ ({var})-[:HELD_BY|HAS_PLAN|SHIELDED_BY]->(:LocalAuthority {la}) }}"
+        f" OR EXISTS {{ ({var})-[:LIVED_AT]->(:Address)-[:IN]->(:LocalAuthority {la}) }}"
+        f" OR EXISTS {{ ({var})-[:ENROLLED_AT|REGISTERED_WITH|ATTENDED]->(:Agency)-[:IN]->(:LocalAuthority {la}) }}"
+        f" OR EXISTS {{ ({var})<-[:INVOLVED_WITH]-(:Practitioner)-[:WORKS_FOR]->(:Agency)"
+        f"-[:IN]->(:LocalAuthority {la}) }})"
+    )
+
+
+def team(la_var: str) -> str:
+    """An authority's management-team contact (the only authority detail a hidden record carries)."""
+    return f"{la_var} {{.code, .name, .team_phone, .team_email}}"
+
+
+def restricted(var: str, holding_var: str) -> str:
+    """Rule 1: exactly what a hidden shielded record shows."""
+    return (
+        f"{var} {{.id, .given_name, .family_name, .former_names, .dob, .gender, shielded: true, "
+        f"holding_team: {team(holding_var)}}}"
+    )
+
+
+# Which roles reach which child routes (deny by default: a role not listed gets 403).
+CARD_ROLES = frozenset({Role.PRACTITIONER, Role.SAFEGUARDING_LEAD, Role.LA_ADMIN})
+SEARCH_ROLES = CARD_ROLES
+NETWORK_ROLES = frozenset({Role.SAFEGUARDING_LEAD, Role.LA_ADMIN})
+ACCESS_LOG_ROLES = NETWORK_ROLES
+OVERRIDE_ROLES = frozenset({Role.SAFEGUARDING_LEAD})
+SHIELD_ROLES = frozenset({Role.LA_ADMIN})
+AUDIT_ROLES = frozenset({Role.AUDITOR})
