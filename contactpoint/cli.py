@@ -14,10 +14,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from contactpoint.common import console, database, fail
+from contactpoint.api_cli import api_app
+from contactpoint.api_cli import start as api_start
+from contactpoint.api_cli import stop as api_stop
 from contactpoint.audit_cli import audit_app
 from contactpoint.users_cli import users_app
-from graph import local, schema
+from graph import local, schema, users
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
+from graph.viewer import Role
 from loaders.load import FeedError, LoadReport, load_dir
 
 app = typer.Typer(help="ContactPoint graph explorer: who else is working with this child.", no_args_is_help=True)
@@ -27,6 +31,7 @@ app.add_typer(neo4j_app, name="neo4j")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(api_app, name="api")
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000
@@ -244,22 +249,42 @@ def seed(
         print_counts(driver, settings)
 
 
+def _demo_users(driver: Driver, settings: GraphSettings) -> None:
+    """The demo users, practitioners employed by a school of their authority."""
+    with driver.session(database=settings.database) as session:
+        agencies = {
+            u.username: session.execute_read(lambda tx, la=u.la_code: users.first_agency(tx, la_code=la, kind="school"))
+            for u in users.DEMO_USERS if u.role is Role.PRACTITIONER
+        }
+        session.execute_write(lambda tx: users.ensure_demo_users(tx, agency_for=agencies))
+
+
 @app.command()
 def demo(
     children: Annotated[int, typer.Option(min=100, help="How many children.")] = DEMO_CHILDREN,
     seed_: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = DEMO_SEED,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The API's port.")] = 8000,
 ) -> None:
-    """Start Neo4j, apply the schema, generate and load a synthetic England; leave it running."""
+    """Start Neo4j, load a synthetic England, create the demo users, start the API; leave it all running."""
     settings = get_settings()
     if settings.uri is None:
         console.rule("Neo4j")
         neo4j_start()
     seed(children=children, seed=seed_, out=None)
+    console.rule("Demo users and the API")
+    with database(settings) as driver:
+        _demo_users(driver, settings)
+    api_start(port=port)
+    console.print("Demo users (demo mode only; current TOTP code: .venv/bin/contactpoint api code USERNAME):")
+    for user in users.DEMO_USERS:
+        console.print(f"  {user.username:<30} password {user.password:<34} {user.role.value:<18} {user.la_code}",
+                      highlight=False)
     console.print(
         "\n[bold green]The demo is running.[/]\n"
+        f"  API:               http://127.0.0.1:{port}  (interactive docs: http://127.0.0.1:{port}/docs)\n"
         f"  Neo4j (Bolt):      {settings.bolt_uri}  user {settings.user}\n"
+        "  Sign in and look:  see 'A session per role' in README.md (curl)\n"
         "  Counts again:      .venv/bin/contactpoint db status\n"
-        "  Feed formats:      docs/feeds.md\n"
         "  Stop everything:   make stop   (or .venv/bin/contactpoint stop)",
         highlight=False,
     )
@@ -268,4 +293,5 @@ def demo(
 @app.command()
 def stop() -> None:
     """Stop everything the demo started."""
+    api_stop()
     neo4j_stop()

@@ -350,3 +350,15 @@ def ensure_demo_users(
     summary = tx.run(ENSURE_DEMO_USERS, users=rows, now=_now(now)).consume()
     return summary.counters.nodes_created
 
+
+
+FIRST_AGENCY = """
+MATCH (a:Agency {kind: $kind, la_code: $la_code})
+RETURN a.id AS id ORDER BY a.id LIMIT 1
+"""
+
+
+def first_agency(tx: ManagedTransaction, *, la_code: str, kind: str) -> str | None:
+    """An agency of a kind in an authority (the demo practitioners' employer), or None."""
+    record = tx.run(FIRST_AGENCY, la_code=la_code, kind=kind).single()
+    return None if record is None else record["id"]

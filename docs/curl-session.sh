@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# A session per role against the demo API (make demo first). Run: bash docs/curl-session.sh
+set -euo pipefail
+API=${API:-http://127.0.0.1:8000}
+CP=${CP:-.venv/bin/contactpoint}
+
+signin() {  # signin USERNAME PASSWORD: prints a bearer token (password + the current TOTP code)
+  curl -sf -X POST "$API/auth/token" -d "username=$1" -d "password=$2" -d "otp=$($CP api code "$1")" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+show() { python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin), indent=1)[:1500])'; }
+
+echo "== practitioner (Birmingham): search, then the contacts card"
+T=$(signin practitioner.birmingham birmingham-practitioner-demo)
+curl -s "$API/children/search?given_name=Archie&family_name=Adebayo" \
+     -H "Authorization: Bearer $T" -H "X-Purpose: school admission check" | show
+curl -s "$API/children/C00008210" -H "Authorization: Bearer $T" -H "X-Purpose: school admission check" | show
+echo "-- a shielded record: identity and the holding team's contact only"
+curl -s "$API/children/C00008213" -H "Authorization: Bearer $T" -H "X-Purpose: health visit" | show
+echo "-- no stated purpose: 400"
+curl -s "$API/children/C00008210" -H "Authorization: Bearer $T" | show
+
+echo "== safeguarding lead (Birmingham): network, moves, last accesses, break-glass"
+T=$(signin safeguarding_lead.birmingham birmingham-safeguarding-lead-demo)
+H=(-H "Authorization: Bearer $T" -H "X-Purpose: strategy discussion")
+curl -s "$API/children/C00008210/network?depth=2" "${H[@]}" | show
+curl -s "$API/children/C00008210/moves" "${H[@]}" | show
+curl -s "$API/children/C00008210/accesses" "${H[@]}" | show
+curl -s -X POST "$API/children/C00008213/override" "${H[@]}" -H "Content-Type: application/json" \
+     -d '{"reason": "child presented injured at A&E"}' | show
+
+echo "== LA team (Birmingham): shield and unshield"
+T=$(signin la_admin.birmingham birmingham-la-admin-demo)
+H=(-H "Authorization: Bearer $T" -H "X-Purpose: shielding decision" -H "Content-Type: application/json")
+curl -s -X POST "$API/children/C00008210/shield" "${H[@]}" -d '{"reason": "family fled domestic abuse"}' | show
+curl -s -X DELETE "$API/children/C00008210/shield" "${H[@]}" -d '{"reason": "risk reassessed"}' | show
+
+echo "== reviewer: no identifying data from child routes (403)"
+T=$(signin reviewer.birmingham birmingham-reviewer-demo)
+curl -s "$API/children/C00008210" -H "Authorization: Bearer $T" -H "X-Purpose: review" | show
+
+echo "== auditor: who looked at what, and is the trail intact"
+T=$(signin auditor.birmingham birmingham-auditor-demo)
+curl -s "$API/audit?child_id=C00008213&limit=5" -H "Authorization: Bearer $T" | show
+curl -s "$API/audit/verify" -H "Authorization: Bearer $T" | show
