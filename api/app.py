@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-from neo4j import Driver, GraphDatabase
 
 from api import auth, errors
 from api.config import ApiSettings, get_api_settings
 from api.routes import audit as audit_routes
 from api.routes import children as children_routes
 from graph.config import GraphSettings, get_settings
-from graph.db import ping
+from graph.db import connect, ping
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -28,19 +27,6 @@ SECURITY_HEADERS = {
 MAX_BODY_BYTES = 16 * 1024
 
 
-def _driver(settings: GraphSettings) -> Driver:
-    """The API's driver: fail fast when Neo4j is down (503), reconnect by itself when it returns."""
-    return GraphDatabase.driver(
-        settings.bolt_uri,
-        auth=(settings.user, settings.password.get_secret_value()),
-        max_connection_pool_size=100,
-        connection_acquisition_timeout=5.0,
-        connection_timeout=3.0,
-        max_transaction_retry_time=2.0,
-        notifications_min_severity="OFF",
-    )
-
-
 def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSettings | None = None) -> FastAPI:
     """Build the app; settings default to the environment's."""
     graph_settings = graph_settings or get_settings()
@@ -50,7 +36,7 @@ def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSet
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.graph_settings = graph_settings
         app.state.api_settings = api_settings
-        app.state.driver = _driver(graph_settings)
+        app.state.driver = connect(graph_settings, fail_fast=True)
         try:
             yield
         finally:

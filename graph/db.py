@@ -12,15 +12,24 @@ class DatabaseUnavailable(Exception):
     """Neo4j cannot be reached (down, restarting, or the wrong address)."""
 
 
-def connect(settings: GraphSettings) -> Driver:
-    """Open a driver for the configured Neo4j; connections are made lazily."""
+def connect(settings: GraphSettings, *, fail_fast: bool = False) -> Driver:
+    """Open a driver for the configured Neo4j; connections are made lazily.
+
+    Args:
+        fail_fast: for servers: give up within seconds when Neo4j is down (the caller answers 503)
+            instead of retrying for half a minute; the driver reconnects by itself when Neo4j returns.
+    """
+    timeouts = (
+        {"connection_acquisition_timeout": 5.0, "connection_timeout": 3.0, "max_transaction_retry_time": 2.0}
+        if fail_fast else {"connection_acquisition_timeout": 10.0}
+    )
     return GraphDatabase.driver(
         settings.bolt_uri,
         auth=(settings.user, settings.password.get_secret_value()),
-        max_connection_pool_size=50,
-        connection_acquisition_timeout=10.0,
+        max_connection_pool_size=100 if fail_fast else 50,
         # Schema-less warnings (a label not created yet) are noise for callers; errors still raise.
         notifications_min_severity="OFF",
+        **timeouts,
     )
 
 

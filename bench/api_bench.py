@@ -1,0 +1,168 @@
+"""API latency and throughput on a loaded database, next to the same queries run directly (the floor).
+
+Uses the benchmark DBMS that bench/load_bench.py fills (.neo4j/bench, Bolt 7689; run that first with
+--children N), starts the API against it on port 8089 in demo mode, and measures, for the contacts card,
+search and network: p50/p95/p99 through HTTP with audit, and the same graph/ functions through the
+driver without HTTP or audit; then sustained card requests/s with concurrent clients. Usage:
+
+    .venv/bin/python bench/api_bench.py --label 1000000 [--requests 500] [--clients 16] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from api.security import totp_code
+from graph import children, local, schema, users
+from graph.config import PROJECT_ROOT, GraphSettings
+from graph.db import connect
+from graph.viewer import Role, Viewer
+
+RESULTS = PROJECT_ROOT / "bench" / "results"
+SAMPLE = "MATCH (c:Child {shielded: false})-[:HELD_BY]->(:LocalAuthority {code: $la}) RETURN c.id AS id, " \
+         "c.given_name AS given, c.family_name AS family, c.dob AS dob LIMIT 5000"
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"n": len(ordered), "p50_ms": round(pick(0.50) * 1000, 2), "p95_ms": round(pick(0.95) * 1000, 2),
+            "p99_ms": round(pick(0.99) * 1000, 2), "mean_ms": round(statistics.fmean(ordered) * 1000, 2)}
+
+
+def timed(fn: Callable[[Any], Any], items: list[Any]) -> list[float]:
+    out = []
+    for item in items:
+        began = time.perf_counter()
+        fn(item)
+        out.append(time.perf_counter() - began)
+    return out
+
+
+def sign_in(client: httpx.Client, username: str) -> dict[str, str]:
+    user = next(u for u in users.DEMO_USERS if u.username == username)
+    for _ in range(2):
+        r = client.post("/auth/token", data={"username": user.username, "password": user.password,
+                                             "otp": totp_code(user.totp_secret, datetime.now(timezone.utc))})
+        if r.status_code == 200:
+            return {"Authorization": f"Bearer {r.json()['access_token']}", "X-Purpose": "benchmark"}
+        time.sleep(31 - time.time() % 30)
+    raise SystemExit(f"cannot sign in as {username}: {r.text}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--label", required=True, help="the size loaded, e.g. 1000000 (names the result file)")
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, default=7689)
+    parser.add_argument("--pagecache", default="8g")
+    args = parser.parse_args()
+
+    settings = GraphSettings(uri=f"bolt://127.0.0.1:{args.port}", home=PROJECT_ROOT / ".neo4j" / "bench",
+                             dist=PROJECT_ROOT / ".neo4j" / "dist", bolt_port=args.port, heap="4g",
+                             pagecache=args.pagecache)
+    local.start(settings, timeout=300)
+    driver = connect(settings)
+    schema.apply(driver, database=settings.database)
+    with driver.session(database=settings.database) as session:
+        session.execute_write(lambda tx: users.ensure_demo_users(tx))
+    sample = [dict(r) for r in driver.execute_query(SAMPLE, la="E08000025", database_=settings.database).records]
+    random.Random(1).shuffle(sample)
+    ids = [s["id"] for s in sample][: args.requests]
+    names = [(s["given"], s["family"]) for s in sample][: args.requests]
+
+    env = {**os.environ, "NEO4J_URI": settings.bolt_uri, "CP_API_DEMO_MODE": "true", "CP_API_PORT": "8089"}
+    api = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", "8089",
+                            "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"],
+                           cwd=PROJECT_ROOT, env=env)
+    try:
+        client = httpx.Client(base_url="http://127.0.0.1:8089", timeout=30)
+        for _ in range(100):
+            try:
+                if client.get("/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        prac, lead = sign_in(client, "practitioner.birmingham"), sign_in(client, "safeguarding_lead.birmingham")
+        viewer_p = Viewer("bench", Role.PRACTITIONER, "E08000025")
+        viewer_l = Viewer("bench", Role.SAFEGUARDING_LEAD, "E08000025")
+
+        def direct(fn: Callable[..., Any], **kw: Any) -> Any:
+            with driver.session(database=settings.database) as s:
+                return s.execute_read(lambda tx: fn(tx, **kw))
+
+        ops = {
+            "card": (lambda i: client.get(f"/children/{i}", headers=prac).raise_for_status(),
+                     lambda i: direct(children.card, viewer=viewer_p, child_id=i), ids),
+            "search": (lambda n: client.get("/children/search", headers=prac,
+                                            params={"given_name": n[0], "family_name": n[1]}).raise_for_status(),
+                       lambda n: direct(children.search, viewer=viewer_p, given_name=n[0], family_name=n[1]), names),
+            "network": (lambda i: client.get(f"/children/{i}/network", headers=lead).raise_for_status(),
+                        lambda i: direct(children.network, viewer=viewer_l, child_id=i), ids),
+        }
+        latency: dict[str, Any] = {}
+        for name, (through_api, through_driver, items) in ops.items():
+            timed(through_api, items[:50])  # warm the plan caches and pools
+            timed(through_driver, items[:50])
+            latency[name] = {"api": percentiles(timed(through_api, items)),
+                             "driver": percentiles(timed(through_driver, items))}
+            print(name, latency[name], flush=True)
+
+        done, errors = [0] * args.clients, [0] * args.clients
+        stop_at = time.perf_counter() + args.seconds
+
+        def worker(k: int) -> None:
+            with httpx.Client(base_url="http://127.0.0.1:8089", timeout=30) as c:
+                j = k
+                while time.perf_counter() < stop_at:
+                    r = c.get(f"/children/{ids[j % len(ids)]}", headers=prac)
+                    done[k] += 1
+                    errors[k] += r.status_code != 200
+                    j += args.clients
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(args.clients)]
+        began = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - began
+        throughput = {"clients": args.clients, "seconds": round(elapsed, 1), "requests": sum(done),
+                      "errors": sum(errors), "requests_per_second": round(sum(done) / elapsed, 1),
+                      "api_workers": args.workers}
+        print("throughput", throughput, flush=True)
+        counts = schema.status(driver, database=settings.database).nodes
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
+        driver.close()
+    result = {"label": args.label, "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "children": counts.get("Child"), "audit_events_after": counts.get("AuditEvent"),
+              "latency": latency, "card_throughput": throughput,
+              "note": "client, API (uvicorn) and Neo4j share the same 2-core machine"}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"api-{args.label}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"-> {path}")
+
+
+if __name__ == "__main__":
+    main()
