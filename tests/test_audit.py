@@ -30,6 +30,8 @@ EVENTS = "MATCH (e:AuditEvent) RETURN e {.seq, .user_id, .role, .la_code, .agenc
          ".purpose, .request_id, .outcome, .flagged, .detail_json} AS event ORDER BY e.seq"
 EDIT_PURPOSE = "MATCH (e:AuditEvent {seq: $seq}) SET e.purpose = $purpose"
 REHASH = "MATCH (e:AuditEvent {seq: $seq}) SET e.purpose = $purpose, e.hash = $hash"
+SET_AT = "MATCH (e:AuditEvent {seq: $seq}) SET e.at = $at"
+SHIFT_AT = "MATCH (e:AuditEvent {seq: $seq}) SET e.at = e.at + duration({nanoseconds: 1})"
 DELETE_EVENT = "MATCH (e:AuditEvent {seq: $seq}) DELETE e"
 # The unique seq constraint is checked on each SET, so the swap goes through a free value.
 SWAP_SEQ = """
@@ -122,6 +124,16 @@ def test_edited_field_is_detected(chain: Driver, db: str) -> None:
     result = audit.verify(chain, database=db, batch=5)
     assert (result.ok, result.kind, result.seq, result.events) == (False, "edited", 7, 6)
     assert "seq 7" in result.problem
+
+
+@pytest.mark.parametrize("at", ["2026-01-01T00:00:00Z", "shift-one-nanosecond"])
+def test_edited_time_is_detected(chain: Driver, db: str, at: str) -> None:
+    if at == "shift-one-nanosecond":
+        _run(chain, db, SHIFT_AT, seq=4)
+    else:
+        _run(chain, db, SET_AT, seq=4, at=at)  # a string where a datetime was
+    result = audit.verify(chain, database=db)
+    assert (result.ok, result.kind, result.seq) == (False, "edited", 4)
 
 
 def test_edit_with_recomputed_hash_breaks_the_next_link(chain: Driver, db: str) -> None:
