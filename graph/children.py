@@ -201,14 +201,19 @@ RETURN CASE WHEN is_hidden THEN {{child: {restricted('c', 'holding')}, hidden: t
     RETURN {{child: sib {{.id, .given_name, .family_name, .dob}}, carer: k.id}} AS x ORDER BY x.child.id, x.carer
   }},
   involvements: COLLECT {{
-    MATCH (who:Child)<-[i:INVOLVED_WITH]-(p:Practitioner)-[:WORKS_FOR]->(a:Agency)
-    WHERE (who = c OR ($depth > 1 AND EXISTS {{
-             MATCH (c)<-[:CARES_FOR]-(k2:Carer)-[:CARES_FOR]->(who) WHERE who <> c AND NOT k2.id IN kc }}
-           AND NOT {hidden('who')}))
-      AND NOT p.id IN kp AND NOT a.id IN ka AND {sensitive_visible('i')}
-    RETURN {{child: who.id, service: i.service, since: i.since, until: i.until, lead: i.lead,
+    MATCH (c)<-[i:INVOLVED_WITH]-(p:Practitioner)-[:WORKS_FOR]->(a:Agency)
+    WHERE NOT p.id IN kp AND NOT a.id IN ka AND {sensitive_visible('i')}
+    RETURN {{child: c.id, service: i.service, since: i.since, until: i.until, lead: i.lead,
             practitioner: p {{.id, .name, .job_title, .phone, .email}},
-            agency: a {{.id, .name, .kind}}}} AS x ORDER BY x.child, x.since, x.practitioner.id
+            agency: a {{.id, .name, .kind}}}} AS x
+    UNION
+    MATCH (c)<-[:CARES_FOR]-(k2:Carer)-[:CARES_FOR]->(who:Child)<-[i:INVOLVED_WITH]-(p:Practitioner)
+          -[:WORKS_FOR]->(a:Agency)
+    WHERE $depth > 1 AND who <> c AND NOT k2.id IN kc AND NOT {hidden('who')}
+      AND NOT p.id IN kp AND NOT a.id IN ka AND {sensitive_visible('i')}
+    RETURN DISTINCT {{child: who.id, service: i.service, since: i.since, until: i.until, lead: i.lead,
+            practitioner: p {{.id, .name, .job_title, .phone, .email}},
+            agency: a {{.id, .name, .kind}}}} AS x
   }},
   registrations: COLLECT {{
     MATCH (c)-[e:ENROLLED_AT|REGISTERED_WITH]->(a:Agency) WHERE NOT a.id IN ka
@@ -264,7 +269,8 @@ def _graph(raw: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         s = sib["child"]
         key = node(f"child:{s['id']}", "child", f"{s['given_name']} {s['family_name']}")
         edges.append({"source": f"carer:{sib['carer']}", "target": key, "type": "cares_for"})
-    for inv in raw["involvements"]:
+    ordered = sorted(raw["involvements"], key=lambda x: (x["child"], str(x["since"]), x["practitioner"]["id"]))
+    for inv in ordered:
         p, a = inv["practitioner"], inv["agency"]
         pk = node(f"practitioner:{p['id']}", "practitioner", p["name"], job_title=p["job_title"],
                   phone=p["phone"], email=p["email"])
