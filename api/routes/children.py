@@ -25,7 +25,7 @@ Name = Annotated[str | None, Query(min_length=1, max_length=60, pattern=r"^[^\W\
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})$")
 
 
-def stated_purpose(
+async def stated_purpose(
     x_purpose: Annotated[str | None, Header(description="Why you are looking: recorded in the audit trail.")] = None,
 ) -> str:
     """Every request for a child's data states its purpose; without one the request is refused."""
