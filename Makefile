@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test stop status bench-load clean
+.PHONY: setup demo test stop status bench-load bench-api clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 or newer is required: install python3 and python3-venv"; exit 1; }
@@ -34,6 +34,10 @@ status: setup
 ## bench-load: generate and load 100k and 1M children; results in bench/results/
 bench-load: setup
 	$(BIN)/python bench/load_bench.py --children 100000 --children 1000000
+
+## bench-api: API and direct-driver latency and throughput on what bench-load left (1M children)
+bench-api: setup
+	$(BIN)/python bench/api_bench.py --label 1000000
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
