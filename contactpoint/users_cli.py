@@ -11,7 +11,7 @@ from rich.table import Table
 
 from api import security
 from graph import users
-from graph.config import GraphSettings, get_settings
+from graph.config import get_settings
 from contactpoint.common import console, database, fail
 from graph.viewer import Role
 
