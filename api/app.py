@@ -12,6 +12,7 @@ from api import auth, errors
 from api.config import ApiSettings, get_api_settings
 from api.routes import audit as audit_routes
 from api.routes import children as children_routes
+from graph.audit import AuditWriter
 from graph.config import GraphSettings, get_settings
 from graph.db import connect, ping
 
@@ -37,9 +38,11 @@ def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSet
         app.state.graph_settings = graph_settings
         app.state.api_settings = api_settings
         app.state.driver = connect(graph_settings, fail_fast=True)
+        app.state.audit = AuditWriter(app.state.driver, database=graph_settings.database)
         try:
             yield
         finally:
+            app.state.audit.close()
             app.state.driver.close()
 
     app = FastAPI(

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import threading
 import time
 import uuid
+from concurrent.futures import Future
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -38,14 +41,17 @@ SET h._lock = true
 REMOVE h._lock
 RETURN h.seq AS seq, h.hash AS hash, datetime.truncate('microsecond', datetime.realtime()) AS at
 """
-APPEND_EVENT = """
+# One statement for a whole batch: the head must still be where LOCK_HEAD found it.
+APPEND_EVENTS = """
 MATCH (h:AuditHead {id: 'head'})
-WHERE h.seq = $seq - 1 AND h.hash = $prev_hash
-CREATE (:AuditEvent {id: $id, seq: $seq, at: $at, user_id: $user_id, role: $role, la_code: $la_code,
-                     agency_id: $agency_id, action: $action, children: $children, purpose: $purpose,
-                     request_id: $request_id, outcome: $outcome, flagged: $flagged,
-                     detail_json: $detail_json, prev_hash: $prev_hash, hash: $hash})
-SET h.seq = $seq, h.hash = $hash
+WHERE h.seq = $head_seq AND h.hash = $head_hash
+UNWIND $events AS e
+CREATE (:AuditEvent {id: e.id, seq: e.seq, at: $at, user_id: e.user_id, role: e.role, la_code: e.la_code,
+                     agency_id: e.agency_id, action: e.action, children: e.children, purpose: e.purpose,
+                     request_id: e.request_id, outcome: e.outcome, flagged: e.flagged,
+                     detail_json: e.detail_json, prev_hash: e.prev_hash, hash: e.hash})
+WITH h, count(*) AS written
+SET h.seq = $last_seq, h.hash = $last_hash
 """
 READ_HEAD = "MATCH (h:AuditHead {id: 'head'}) RETURN h.seq AS seq, h.hash AS hash"
 ANY_EVENT = "MATCH (e:AuditEvent) RETURN e.seq AS seq LIMIT 1"
@@ -181,8 +187,7 @@ def _record(row: Mapping[str, Any]) -> AuditRecord:
     return AuditRecord(**values)
 
 
-def append(
-    tx: ManagedTransaction,
+def event_fields(
     *,
     viewer: Viewer,
     action: str,
@@ -192,34 +197,135 @@ def append(
     outcome: str = "ok",
     flagged: bool = False,
     detail: Mapping[str, Any] | None = None,
-) -> AuditRecord:
-    """Append one event to the chain, advancing the head in the same (write) transaction.
-
-    Args:
-        tx: a write transaction; the head stays locked until it commits.
-        children: ids of the children the response carries (empty when nothing was found).
-        purpose: the reason the user stated; required.
+) -> dict[str, Any]:
+    """An event's own fields, checked, before the chain gives it a seq, a time and a hash.
 
     Raises:
         ValueError: a required field is empty, or the outcome is unknown.
-        AuditError: the head moved under the lock (never expected; the event is not written).
     """
     if not action or not purpose or not request_id:
         raise ValueError("an audit event needs an action, a stated purpose and a request id")
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
-    head = tx.run(LOCK_HEAD, genesis=GENESIS).single(strict=True)
-    fields: dict[str, Any] = {
-        "id": str(uuid.uuid4()), "seq": head["seq"] + 1, "at": head["at"], **viewer.params(),
-        "action": action, "children": [str(c) for c in children], "purpose": purpose,
-        "request_id": request_id, "outcome": outcome, "flagged": bool(flagged),
+    return {
+        "id": str(uuid.uuid4()), **viewer.params(), "action": action, "children": [str(c) for c in children],
+        "purpose": purpose, "request_id": request_id, "outcome": outcome, "flagged": bool(flagged),
         "detail_json": json.dumps(dict(detail or {}), sort_keys=True, separators=(",", ":"), default=str),
     }
-    event_hash = chain_hash(head["hash"], fields)
-    summary = tx.run(APPEND_EVENT, **fields, prev_hash=head["hash"], hash=event_hash).consume()
-    if summary.counters.nodes_created != 1:
-        raise AuditError(f"audit head moved while locked (expected seq {fields['seq'] - 1})")
-    return _record({**fields, "prev_hash": head["hash"], "hash": event_hash})
+
+
+def append_batch(tx: ManagedTransaction, events: Sequence[Mapping[str, Any]]) -> list[AuditRecord]:
+    """Append events (from `event_fields`) to the chain in order, advancing the head, in one transaction.
+
+    The events share the time read under the head's lock; seq orders them.
+
+    Raises:
+        AuditError: the head moved under the lock (never expected; nothing is written).
+    """
+    head = tx.run(LOCK_HEAD, genesis=GENESIS).single(strict=True)
+    seq, prev_hash, rows = head["seq"], head["hash"], []
+    for fields in events:
+        seq += 1
+        row = {**fields, "seq": seq, "at": head["at"]}
+        row["prev_hash"], row["hash"] = prev_hash, chain_hash(prev_hash, row)
+        prev_hash = row["hash"]
+        rows.append(row)
+    summary = tx.run(APPEND_EVENTS, head_seq=head["seq"], head_hash=head["hash"], at=head["at"],
+                     events=[{k: v for k, v in row.items() if k != "at"} for row in rows],
+                     last_seq=seq, last_hash=prev_hash).consume()
+    if summary.counters.nodes_created != len(rows):
+        raise AuditError(f"audit head moved while locked (expected seq {head['seq']})")
+    return [_record(row) for row in rows]
+
+
+def append(tx: ManagedTransaction, *, viewer: Viewer, action: str, children: Sequence[str], purpose: str,
+           request_id: str, outcome: str = "ok", flagged: bool = False,
+           detail: Mapping[str, Any] | None = None) -> AuditRecord:
+    """Append one event inside the caller's write transaction (with the change it records, if any).
+
+    The head stays locked until that transaction commits. Raises as `event_fields` and `append_batch`.
+    """
+    fields = event_fields(viewer=viewer, action=action, children=children, purpose=purpose,
+                          request_id=request_id, outcome=outcome, flagged=flagged, detail=detail)
+    return append_batch(tx, [fields])[0]
+
+
+class AuditWriter:
+    """Group commit: events of concurrent requests go to the chain together, one transaction a batch.
+
+    Each append still blocks its caller until the transaction holding its event has committed, and
+    raises if that transaction fails, so no data leaves before its event is durable. What changes is
+    that one disk sync serves every request waiting at that moment, instead of one sync each with
+    the head's lock held in between. One writer per process (the API's lifespan owns it).
+    """
+
+    def __init__(self, driver: Driver, *, database: str, max_batch: int = 256, timeout: float = 30.0) -> None:
+        self._driver, self._database = driver, database
+        self._max_batch, self._timeout = max_batch, timeout
+        self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[AuditRecord]] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.batches = 0  # committed batches, for tests and benchmarks
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def append(self, **event: Any) -> AuditRecord:
+        """Append one event (the arguments of `event_fields`) and wait until it is committed.
+
+        Raises:
+            ValueError: as `event_fields`.
+            AuditError: the writer is closed, or the commit did not come within the timeout.
+            Whatever the batch's transaction raised (the database unreachable, say).
+        """
+        fields = event_fields(**event)
+        done: Future[AuditRecord] = Future()
+        with self._lock:
+            if self._closed:
+                raise AuditError("the audit writer is closed")
+            self._queue.put((fields, done))
+        try:
+            return done.result(timeout=self._timeout)
+        except TimeoutError:
+            raise AuditError(f"the audit event was not committed within {self._timeout:g} s") from None
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop; later appends raise AuditError."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[dict[str, Any], Future[AuditRecord]]]) -> None:
+        try:
+            with self._driver.session(database=self._database) as session:
+                records = session.execute_write(append_batch, [fields for fields, _ in batch])
+        except BaseException as exc:  # every waiting request fails with the batch; the writer goes on
+            for _, done in batch:
+                done.set_exception(exc)
+            return
+        self.batches += 1
+        for record, (_, done) in zip(records, batch):
+            done.set_result(record)
 
 
 def audited_read(
@@ -235,9 +341,11 @@ def audited_read(
     outcome_of: Callable[[T], str] | None = None,
     flagged: bool | Callable[[T], bool] = False,
     detail: Mapping[str, Any] | Callable[[T], Mapping[str, Any]] | None = None,
+    writer: AuditWriter | None = None,
 ) -> T:
     """The one way to read child data: read (routed as a read), write the audit event, then return.
 
+    With a `writer` the event joins its group commit (the API); without, it commits on its own.
     The outcome defaults to "ok" when `children_of` names children and "not_found" when it names
     none; `outcome_of` overrides it. A read that raises is recorded with outcome "error".
 
@@ -247,10 +355,12 @@ def audited_read(
     with driver.session(database=database) as session:
 
         def record(children: Sequence[str], outcome: str, is_flagged: bool, info: Mapping[str, Any] | None) -> None:
-            session.execute_write(
-                lambda tx: append(tx, viewer=viewer, action=action, children=children, purpose=purpose,
-                                  request_id=request_id, outcome=outcome, flagged=is_flagged, detail=info)
-            )
+            event = {"viewer": viewer, "action": action, "children": children, "purpose": purpose,
+                     "request_id": request_id, "outcome": outcome, "flagged": is_flagged, "detail": info}
+            if writer is not None:
+                writer.append(**event)
+            else:
+                session.execute_write(lambda tx: append(tx, **event))
 
         try:
             data = session.execute_read(read)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timezone
 from typing import Any
@@ -222,10 +223,21 @@ def children(empty_db: Driver, db: str) -> Driver:
     return empty_db
 
 
-def test_audited_read_writes_one_event_per_call(children: Driver, db: str) -> None:
-    first = audit.audited_read(children, database=db, viewer=GP, action="view_child", purpose="school admission",
+@pytest.fixture(params=["own transaction", "group commit"])
+def via(request: pytest.FixtureRequest, children: Driver, db: str) -> Iterator[dict[str, Any]]:
+    """The choke point's two ways of writing: its own transaction (CLI, tests) or the API's writer."""
+    if request.param == "own transaction":
+        yield {}
+        return
+    writer = audit.AuditWriter(children, database=db)
+    yield {"writer": writer}
+    writer.close()
+
+
+def test_audited_read_writes_one_event_per_call(children: Driver, via: dict[str, Any], db: str) -> None:
+    first = audit.audited_read(children, database=db, **via, viewer=GP, action="view_child", purpose="school admission",
                                request_id="req-1", read=_read_child("C1"), children_of=_ids)
-    second = audit.audited_read(children, database=db, viewer=LEAD, action="view_child", purpose="s47 enquiry",
+    second = audit.audited_read(children, database=db, **via, viewer=LEAD, action="view_child", purpose="s47 enquiry",
                                 request_id="req-2", read=_read_child("C2"), children_of=_ids,
                                 flagged=lambda child: True, detail=lambda child: {"override": "break-glass"})
     assert (first["id"], second["id"]) == ("C1", "C2")
@@ -241,23 +253,23 @@ def test_audited_read_writes_one_event_per_call(children: Driver, db: str) -> No
     assert audit.verify(children, database=db).ok
 
 
-def test_audited_read_records_a_miss(children: Driver, db: str) -> None:
-    found = audit.audited_read(children, database=db, viewer=GP, action="view_child", purpose="triage",
+def test_audited_read_records_a_miss(children: Driver, via: dict[str, Any], db: str) -> None:
+    found = audit.audited_read(children, database=db, **via, viewer=GP, action="view_child", purpose="triage",
                                request_id="req-miss", read=_read_child("C404"), children_of=_ids)
     assert found is None
     [event] = _events(children, db)
     assert (event["children"], event["outcome"], event["request_id"]) == ([], "not_found", "req-miss")
 
 
-def test_caller_states_the_outcome(children: Driver, db: str) -> None:
-    audit.audited_read(children, database=db, viewer=GP, action="search", purpose="triage", request_id="req-s",
+def test_caller_states_the_outcome(children: Driver, via: dict[str, Any], db: str) -> None:
+    audit.audited_read(children, database=db, **via, viewer=GP, action="search", purpose="triage", request_id="req-s",
                        read=lambda tx: [], children_of=lambda rows: rows, outcome_of=lambda rows: "ok")
     assert _events(children, db)[0]["outcome"] == "ok"
 
 
-def test_the_event_is_committed_before_the_data_is_returned(children: Driver, neo4j_settings: GraphSettings,
-                                                            db: str) -> None:
-    child = audit.audited_read(children, database=db, viewer=GP, action="view_child", purpose="triage",
+def test_the_event_is_committed_before_the_data_is_returned(children: Driver, via: dict[str, Any],
+                                                            neo4j_settings: GraphSettings, db: str) -> None:
+    child = audit.audited_read(children, database=db, **via, viewer=GP, action="view_child", purpose="triage",
                                request_id="req-order", read=_read_child("C1"), children_of=_ids)
     # A separate driver shares no session or bookmark with the call: the event is already committed.
     with connect(neo4j_settings) as other, other.session(database=db) as session:
@@ -265,39 +277,96 @@ def test_the_event_is_committed_before_the_data_is_returned(children: Driver, ne
     assert event.request_id == "req-order"
 
 
-def test_no_data_when_the_audit_write_fails(children: Driver, db: str) -> None:
+def test_no_data_when_the_audit_write_fails(children: Driver, via: dict[str, Any], db: str) -> None:
     _run(children, db, SQUAT_SEQ)  # the next seq is taken, so the event's CREATE violates the constraint
     returned: list[Any] = []
     with pytest.raises(ConstraintError):
-        returned.append(audit.audited_read(children, database=db, viewer=GP, action="view_child",
+        returned.append(audit.audited_read(children, database=db, **via, viewer=GP, action="view_child",
                                            purpose="triage", request_id="req-x", read=_read_child("C1"),
                                            children_of=_ids))
     assert returned == []
     assert [e["request_id"] for e in _events(children, db)] == [None]  # only the squatter
 
 
-def test_no_data_when_the_event_cannot_be_built(children: Driver, db: str) -> None:
+def test_no_data_when_the_event_cannot_be_built(children: Driver, via: dict[str, Any], db: str) -> None:
     def broken(child: dict[str, Any] | None) -> list[str]:
         raise KeyError("id")
 
     returned: list[Any] = []
     with pytest.raises(KeyError):
-        returned.append(audit.audited_read(children, database=db, viewer=GP, action="view_child",
+        returned.append(audit.audited_read(children, database=db, **via, viewer=GP, action="view_child",
                                            purpose="triage", request_id="req-y", read=_read_child("C1"),
                                            children_of=broken))
     assert returned == []
     assert _events(children, db) == []
 
 
-def test_a_failed_read_is_recorded(children: Driver, db: str) -> None:
+def test_a_failed_read_is_recorded(children: Driver, via: dict[str, Any], db: str) -> None:
     def read(tx: ManagedTransaction) -> None:
         raise PermissionError("not allowed")
 
     with pytest.raises(PermissionError):
-        audit.audited_read(children, database=db, viewer=GP, action="view_child", purpose="triage",
+        audit.audited_read(children, database=db, **via, viewer=GP, action="view_child", purpose="triage",
                            request_id="req-z", read=read, children_of=_ids)
     [event] = _events(children, db)
     assert (event["outcome"], event["children"], event["detail_json"]) == ("error", [], '{"error":"PermissionError"}')
+
+
+BLOCKED = "SHOW TRANSACTIONS YIELD status WHERE status STARTS WITH 'Blocked' RETURN count(*) AS n"
+HOLD_HEAD = "MATCH (h:AuditHead {id: 'head'}) SET h._held = true REMOVE h._held"
+
+
+def test_group_commit_writes_the_waiting_events_in_one_transaction(empty_db: Driver, db: str) -> None:
+    _append(empty_db, db, 1)  # the head exists
+    writer = audit.AuditWriter(empty_db, database=db)
+    records: list[AuditRecord] = []
+    waiting = 12
+
+    def request(i: int) -> None:
+        records.append(writer.append(viewer=GP, action="card", children=[f"C{i}"], purpose="triage",
+                                     request_id=f"req-{i}"))
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(1 + waiting)]
+    with empty_db.session(database=db) as session, session.begin_transaction() as holder:
+        holder.run(HOLD_HEAD).consume()  # the chain's head is locked until this transaction ends
+        threads[0].start()
+        deadline = time.monotonic() + 10
+        while empty_db.execute_query(BLOCKED, database_=db).records[0]["n"] == 0:
+            assert time.monotonic() < deadline, "the writer never reached the head's lock"
+            time.sleep(0.05)
+        for t in threads[1:]:
+            t.start()
+        while writer._queue.qsize() < waiting:  # every other request is queued behind the blocked batch
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        holder.rollback()
+    for t in threads:
+        t.join()
+    writer.close()
+    assert writer.batches == 2  # the blocked event, then all twelve that waited
+    assert sorted(r.seq for r in records) == list(range(2, 2 + 1 + waiting))
+    result = audit.verify(empty_db, database=db)
+    assert result.ok and result.events == 1 + 1 + waiting, result.problem
+
+
+def test_a_failed_batch_fails_its_requests_and_the_writer_goes_on(children: Driver, db: str) -> None:
+    writer = audit.AuditWriter(children, database=db)
+    _run(children, db, SQUAT_SEQ)  # the next seq is taken: the batch's CREATE violates the constraint
+    with pytest.raises(ConstraintError):
+        writer.append(viewer=GP, action="card", children=["C1"], purpose="triage", request_id="req-fail")
+    _run(children, db, "MATCH (e:AuditEvent {id: 'squatter'}) DELETE e")
+    record = writer.append(viewer=GP, action="card", children=["C1"], purpose="triage", request_id="req-next")
+    writer.close()
+    assert [e["request_id"] for e in _events(children, db)] == ["req-next"]
+    assert record.seq == 1 and audit.verify(children, database=db).ok
+
+
+def test_a_closed_writer_refuses_events(empty_db: Driver, db: str) -> None:
+    writer = audit.AuditWriter(empty_db, database=db)
+    writer.close()
+    with pytest.raises(audit.AuditError, match="closed"):
+        writer.append(viewer=GP, action="card", children=["C1"], purpose="triage", request_id="req-late")
+    assert _events(empty_db, db) == []
 
 
 # -- readers -------------------------------------------------------------------------------------

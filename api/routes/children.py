@@ -50,6 +50,11 @@ def _request_id(request: Request) -> str:
     return request.state.request_id
 
 
+def _trace(request: Request) -> dict[str, Any]:
+    """What audited_read needs from the request: its id, and the process's audit writer (group commit)."""
+    return {"request_id": request.state.request_id, "writer": request.app.state.audit}
+
+
 @router.get("/search", summary="Find children by at least two identifying fields (fuzzy on names)")
 def search(
     request: Request,
@@ -77,7 +82,7 @@ def search(
     limit = request.app.state.api_settings.search_limit
     results, truncated = audit.audited_read(
         driver, database=graph.database, viewer=viewer, action="search", purpose=purpose,
-        request_id=_request_id(request),
+        **_trace(request),
         read=lambda tx: children.search(tx, viewer=viewer, given_name=given_name, family_name=family_name,
                                         dob=dob, gender=gender, postcode=canonical, limit=limit),
         children_of=lambda found: [c["id"] for c in found[0]],
@@ -90,7 +95,7 @@ def card(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSet
          viewer: Annotated[Viewer, Depends(require_roles(*CARD_ROLES))]) -> dict[str, Any]:
     data = audit.audited_read(
         driver, database=graph.database, viewer=viewer, action="card", purpose=purpose,
-        request_id=_request_id(request),
+        **_trace(request),
         read=lambda tx: children.card(tx, viewer=viewer, child_id=child_id),
         children_of=lambda found: [child_id] if found else [],
     )
@@ -121,7 +126,7 @@ def network(request: Request, child_id: ChildId, driver: DriverDep, graph: Graph
             depth: Annotated[int, Query(ge=1, le=2)] = 1) -> dict[str, Any]:
     data = audit.audited_read(
         driver, database=graph.database, viewer=viewer, action="network", purpose=purpose,
-        request_id=_request_id(request),
+        **_trace(request),
         read=lambda tx: children.network(tx, viewer=viewer, child_id=child_id, depth=depth),
         children_of=lambda found: [n["id"].split(":", 1)[1] for n in found["nodes"] if n["kind"] == "child"]
         if found and _scoped(found) == "ok" else ([child_id] if found else []),
@@ -135,7 +140,7 @@ def moves(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSe
           viewer: Annotated[Viewer, Depends(require_roles(*NETWORK_ROLES))]) -> dict[str, Any]:
     data = audit.audited_read(
         driver, database=graph.database, viewer=viewer, action="moves", purpose=purpose,
-        request_id=_request_id(request),
+        **_trace(request),
         read=lambda tx: children.moves(tx, viewer=viewer, child_id=child_id),
         children_of=lambda found: [child_id] if found else [],
         outcome_of=_scoped,
@@ -154,7 +159,7 @@ def accesses(request: Request, child_id: ChildId, driver: DriverDep, graph: Grap
 
     data = audit.audited_read(
         driver, database=graph.database, viewer=viewer, action="accesses", purpose=purpose,
-        request_id=_request_id(request), read=read,
+        **_trace(request), read=read,
         children_of=lambda found: [child_id] if found else [],
         outcome_of=lambda found: "not_found" if found is None else
         ("denied" if found["hidden"] or not found["in_area"] else "ok"),
@@ -174,7 +179,7 @@ def override(request: Request, child_id: ChildId, body: Reason, driver: DriverDe
     """Rule 4: the event is flagged for investigation and the holding authority's team is alerted."""
     rid = _request_id(request)
     data = audit.audited_read(
-        driver, database=graph.database, viewer=viewer, action="override", purpose=purpose, request_id=rid,
+        driver, database=graph.database, viewer=viewer, action="override", purpose=purpose, **_trace(request),
         read=lambda tx: children.card(tx, viewer=viewer, child_id=child_id, override=True),
         children_of=lambda found: [child_id] if found else [],
         flagged=True, detail={"reason": body.reason},
