@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import auth, errors
 from api.config import ApiSettings, get_api_settings
@@ -26,6 +28,56 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "geolocation=(), camera=(), microphone=()",
 }
 MAX_BODY_BYTES = 16 * 1024
+MAX_URL_BYTES = 4096
+
+
+class Envelope:
+    """Every response: a request id, the security headers, and size limits on the request.
+
+    Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task and a stream per
+    request. A body over the limit is refused from its Content-Length, or, when it comes chunked
+    without one, as soon as the bytes read pass the limit (an HTTPException the error handlers
+    turn into problem+json).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        supplied = headers.get("x-request-id", "")
+        request_id = supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+        stamp = [*self.headers, (b"x-request-id", request_id.encode("latin-1"))]
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *stamp]
+            await send(message)
+
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            await errors.problem(413, f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")(scope, receive, stamped)
+            return
+        if len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) > MAX_URL_BYTES:
+            await errors.problem(414, "The request address is too long.")(scope, receive, stamped)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    raise HTTPException(413, f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
+            return message
+
+        await self.app(scope, limited, stamped)
 
 
 def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSettings | None = None) -> FastAPI:
@@ -38,7 +90,7 @@ def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSet
         app.state.graph_settings = graph_settings
         app.state.api_settings = api_settings
         app.state.driver = connect(graph_settings, fail_fast=True)
-        app.state.audit = AuditWriter(app.state.driver, database=graph_settings.database)
+        app.state.audit = AuditWriter(app.state.driver, database=graph_settings.database, confirm_users=True)
         try:
             yield
         finally:
@@ -53,20 +105,7 @@ def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSet
     )
     errors.install(app)
 
-    @app.middleware("http")
-    async def envelope(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        supplied = request.headers.get("x-request-id", "")
-        request.state.request_id = supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else str(uuid.uuid4())
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            response: Response = errors.problem(413, f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
-        elif len(str(request.url)) > 4096:
-            response = errors.problem(414, "The request address is too long.")
-        else:
-            response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
+    app.add_middleware(Envelope)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:

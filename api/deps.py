@@ -43,6 +43,16 @@ def unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+async def token_viewer(token: Annotated[str, Depends(oauth2_scheme)], settings: ApiSettingsDep) -> Viewer:
+    """The viewer a valid token names, as it was when the token was issued (no database read)."""
+    try:
+        claims = decode_token(settings, token)
+        return Viewer(user_id=claims["sub"], role=Role(claims["role"]), la_code=claims["la"],
+                      agency_id=claims.get("agency"))
+    except (InvalidToken, ValueError):
+        raise unauthorized("Invalid or expired token") from None
+
+
 def current_viewer(
     token: Annotated[str, Depends(oauth2_scheme)], driver: DriverDep, graph: GraphSettingsDep,
     settings: ApiSettingsDep,
@@ -61,16 +71,35 @@ def current_viewer(
 
 
 CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
+TokenViewer = Annotated[Viewer, Depends(token_viewer)]
+
+
+def _forbidden_unless(roles: tuple[Role, ...], viewer: Viewer) -> Viewer:
+    if viewer.role not in roles:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="Your role does not allow this")
+    return viewer
 
 
 def require_roles(*roles: Role) -> Callable[[Viewer], Awaitable[Viewer]]:
-    """A dependency that lets through only viewers with one of `roles` (403 for the rest)."""
-    allowed = frozenset(roles)
+    """A dependency that lets through only current users with one of `roles` (403 for the rest)."""
 
     # async: a role check does no I/O, so it runs on the event loop instead of a threadpool hop.
     async def check(viewer: CurrentViewer) -> Viewer:
-        if viewer.role not in allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail="Your role does not allow this")
-        return viewer
+        return _forbidden_unless(roles, viewer)
+
+    return check
+
+
+def require_roles_audited(*roles: Role) -> Callable[[Viewer], Awaitable[Viewer]]:
+    """As `require_roles`, for routes whose every response passes the audit writer.
+
+    The user's standing is not read here: the audit writer confirms it in the transaction that
+    writes the request's event (graph.audit.AuditWriter, confirm_users) and refuses the response
+    of a user disabled or changed since sign-in. Only for routes that call audited_read with the
+    app's writer on every path that returns data.
+    """
+
+    async def check(viewer: TokenViewer) -> Viewer:
+        return _forbidden_unless(roles, viewer)
 
     return check

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 
+from graph.audit import UserRevoked
 from graph.db import DatabaseUnavailable
 
 log = logging.getLogger("contactpoint.api")
@@ -53,6 +54,10 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
                    **_instance(request))
 
 
+async def _revoked(request: Request, exc: Exception) -> JSONResponse:
+    return problem(401, "Invalid or expired token", headers={"WWW-Authenticate": "Bearer"}, **_instance(request))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s", request.url.path)
     return problem(500, "Something went wrong; the error has been logged.", **_instance(request))
@@ -64,6 +69,7 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(UserRevoked, _revoked)
     for exc in (ServiceUnavailable, SessionExpired, TransientError, DatabaseUnavailable, ConnectionError):
         app.add_exception_handler(exc, _unavailable)
     app.add_exception_handler(Exception, _unexpected)

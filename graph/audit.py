@@ -42,6 +42,24 @@ REMOVE h._lock
 RETURN h.seq AS seq, h.hash AS hash, datetime.truncate('microsecond', datetime.realtime()) AS at
 """
 # One statement for a whole batch: the head must still be where LOCK_HEAD found it.
+# LOCK_HEAD, and the users behind a batch that no longer stand as their tokens say (the API's
+# writer checks them here, in the transaction it takes anyway, instead of one read per request).
+LOCK_HEAD_CONFIRMING_USERS = """
+MERGE (h:AuditHead {id: 'head'})
+  ON CREATE SET h.seq = 0, h.hash = $genesis
+SET h._lock = true
+REMOVE h._lock
+WITH h
+CALL {
+  UNWIND $users AS v
+  OPTIONAL MATCH (u:User {id: v.user_id})
+  WITH v, u
+  WHERE u IS NULL OR coalesce(u.disabled, false) OR u.role <> v.role OR u.la_code <> v.la_code
+        OR coalesce(u.agency_id, '') <> coalesce(v.agency_id, '')
+  RETURN collect(v) AS revoked
+}
+RETURN h.seq AS seq, h.hash AS hash, datetime.truncate('microsecond', datetime.realtime()) AS at, revoked
+"""
 APPEND_EVENTS = """
 MATCH (h:AuditHead {id: 'head'})
 WHERE h.seq = $head_seq AND h.hash = $head_hash
@@ -96,6 +114,15 @@ LIMIT $limit
 
 class AuditError(Exception):
     """The audit event could not be written, so the access must not go ahead."""
+
+
+class UserRevoked(AuditError):
+    """The user was disabled, or their role, authority or agency changed, after their token was issued.
+
+    Their event is written with outcome "denied" and no children, and the data is not returned.
+    """
+
+REVOKED_DETAIL = "the user's account was disabled or changed after sign-in"
 
 
 @dataclass(frozen=True)
@@ -214,19 +241,42 @@ def event_fields(
     }
 
 
-def append_batch(tx: ManagedTransaction, events: Sequence[Mapping[str, Any]]) -> list[AuditRecord]:
+_STANDING = ("user_id", "role", "la_code", "agency_id")
+
+
+def _standing(fields: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Who an event says its user is: the claims a revoked token no longer matches."""
+    return tuple(fields[k] for k in _STANDING)
+
+
+def append_batch(tx: ManagedTransaction, events: Sequence[Mapping[str, Any]], *,
+                 confirm_users: bool = False) -> list[tuple[AuditRecord, bool]]:
     """Append events (from `event_fields`) to the chain in order, advancing the head, in one transaction.
 
-    The events share the time read under the head's lock; seq orders them.
+    The events share the time read under the head's lock; seq orders them. With `confirm_users`,
+    an event whose user no longer stands as the event says (disabled, or another role, authority
+    or agency) is written as "denied" with no children.
+
+    Returns:
+        (record, revoked) for each event, in order.
 
     Raises:
         AuditError: the head moved under the lock (never expected; nothing is written).
     """
-    head = tx.run(LOCK_HEAD, genesis=GENESIS).single(strict=True)
+    if confirm_users:
+        users = [{k: fields[k] for k in _STANDING} for fields in events]
+        head = tx.run(LOCK_HEAD_CONFIRMING_USERS, genesis=GENESIS, users=users).single(strict=True)
+        revoked = {_standing(v) for v in head["revoked"]}
+    else:
+        head, revoked = tx.run(LOCK_HEAD, genesis=GENESIS).single(strict=True), set()
     seq, prev_hash, rows = head["seq"], head["hash"], []
     for fields in events:
         seq += 1
         row = {**fields, "seq": seq, "at": head["at"]}
+        if _standing(fields) in revoked:
+            detail = {**json.loads(fields["detail_json"]), "refused": REVOKED_DETAIL}
+            row.update(outcome="denied", children=[],
+                       detail_json=json.dumps(detail, sort_keys=True, separators=(",", ":"), default=str))
         row["prev_hash"], row["hash"] = prev_hash, chain_hash(prev_hash, row)
         prev_hash = row["hash"]
         rows.append(row)
@@ -235,7 +285,7 @@ def append_batch(tx: ManagedTransaction, events: Sequence[Mapping[str, Any]]) ->
                      last_seq=seq, last_hash=prev_hash).consume()
     if summary.counters.nodes_created != len(rows):
         raise AuditError(f"audit head moved while locked (expected seq {head['seq']})")
-    return [_record(row) for row in rows]
+    return [(_record(row), _standing(row) in revoked) for row in rows]
 
 
 def append(tx: ManagedTransaction, *, viewer: Viewer, action: str, children: Sequence[str], purpose: str,
@@ -247,7 +297,7 @@ def append(tx: ManagedTransaction, *, viewer: Viewer, action: str, children: Seq
     """
     fields = event_fields(viewer=viewer, action=action, children=children, purpose=purpose,
                           request_id=request_id, outcome=outcome, flagged=flagged, detail=detail)
-    return append_batch(tx, [fields])[0]
+    return append_batch(tx, [fields])[0][0]
 
 
 class AuditWriter:
@@ -255,12 +305,17 @@ class AuditWriter:
 
     Each append still blocks its caller until the transaction holding its event has committed, and
     raises if that transaction fails, so no data leaves before its event is durable. What changes is
-    that one disk sync serves every request waiting at that moment, instead of one sync each with
-    the head's lock held in between. One writer per process (the API's lifespan owns it).
+    that one transaction serves every request waiting at that moment, instead of one each with the
+    head's lock held in between. One writer per process (the API's lifespan owns it).
+
+    With `confirm_users` (the API), the batch's transaction also checks that each event's user still
+    stands as their token says; a revoked user's append raises UserRevoked after their refusal is
+    recorded, so a route can trust a token's claims up to that point and never read the user itself.
     """
 
-    def __init__(self, driver: Driver, *, database: str, max_batch: int = 256, timeout: float = 30.0) -> None:
-        self._driver, self._database = driver, database
+    def __init__(self, driver: Driver, *, database: str, confirm_users: bool = False, max_batch: int = 256,
+                 timeout: float = 30.0) -> None:
+        self._driver, self._database, self._confirm_users = driver, database, confirm_users
         self._max_batch, self._timeout = max_batch, timeout
         self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[AuditRecord]] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -274,6 +329,7 @@ class AuditWriter:
 
         Raises:
             ValueError: as `event_fields`.
+            UserRevoked: the user no longer stands as the viewer says (the refusal is recorded).
             AuditError: the writer is closed, or the commit did not come within the timeout.
             Whatever the batch's transaction raised (the database unreachable, say).
         """
@@ -318,14 +374,18 @@ class AuditWriter:
     def _commit(self, batch: list[tuple[dict[str, Any], Future[AuditRecord]]]) -> None:
         try:
             with self._driver.session(database=self._database) as session:
-                records = session.execute_write(append_batch, [fields for fields, _ in batch])
+                records = session.execute_write(append_batch, [fields for fields, _ in batch],
+                                                confirm_users=self._confirm_users)
         except BaseException as exc:  # every waiting request fails with the batch; the writer goes on
             for _, done in batch:
                 done.set_exception(exc)
             return
         self.batches += 1
-        for record, (_, done) in zip(records, batch):
-            done.set_result(record)
+        for (record, revoked), (_, done) in zip(records, batch):
+            if revoked:
+                done.set_exception(UserRevoked(f"user {record.user_id} no longer stands as their token says"))
+            else:
+                done.set_result(record)
 
 
 def audited_read(

@@ -248,6 +248,25 @@ def test_every_response_has_security_headers(api_client: Any) -> None:
     assert "default-src 'none'" in response.headers["content-security-policy"]
 
 
+def _refused_for_size(response: Any, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-content-type-options"] == "nosniff" and response.headers["x-request-id"]
+
+
+def test_oversized_bodies_and_addresses_are_refused(api_client: Any) -> None:
+    big = "x" * (20 * 1024)
+    _refused_for_size(api_client.post("/auth/token", content=f"username={big}",
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"}), 413)
+    # Chunked, with no Content-Length to check up front: refused once the bytes read pass the limit.
+    chunks = (f"username={big}".encode()[i:i + 1024] for i in range(0, len(big) + 9, 1024))
+    _refused_for_size(api_client.post("/auth/token", content=chunks,
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"}), 413)
+    _refused_for_size(api_client.get("/children/search", params={"given_name": "a" * 5000}), 414)
+    small = api_client.post("/auth/token", data={"username": "nobody", "password": "x", "otp": "123456"})
+    assert small.status_code == 401  # under the limit, the request goes on as usual
+
+
 INJECTIONS = ["' OR 1=1 //", "\") MATCH (n) DETACH DELETE n //", "*:*", "a) OR (b", "Robert'); DROP", "$viewer",
               "\\u0027", "}]->(x) RETURN x //", "name~0.1^99"]
 
@@ -294,6 +313,49 @@ def test_each_child_data_response_has_exactly_one_event(world: dict[str, str], a
         rid=rid, database_=db)
     assert len(records) == 1
     assert records[0]["purpose"] == "case conference" and records[0]["role"] == user.split(".")[0]
+
+
+# What happens in the database to a user after their token was issued (test-only statements).
+CHANGES = {
+    "disabled": "MATCH (u:User {id: $id}) SET u.disabled = true",
+    "another role": "MATCH (u:User {id: $id}) SET u.role = 'practitioner'",
+    "another authority": "MATCH (u:User {id: $id}) SET u.la_code = 'E08000035'",
+    "another agency": "MATCH (u:User {id: $id}) SET u.agency_id = 'SCH-A'",
+    "deleted": "MATCH (u:User {id: $id}) DETACH DELETE u",
+}
+AUDITED_ROUTES = [("/children/A", {}), ("/children/A/network", {}), ("/children/M/moves", {}),
+                  ("/children/A/accesses", {}), ("/children/search", {"given_name": "Amelia", "family_name": "Okafor"})]
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_a_user_changed_after_sign_in_gets_no_child_data(world: dict[str, str], api_client: Any, driver: Driver,
+                                                         neo4j_settings: GraphSettings, change: str) -> None:
+    """The hot routes trust the token until the audit commit, which re-checks the user and refuses."""
+    from api.config import ApiSettings
+    from api.security import issue_token
+    from graph import users
+
+    db = neo4j_settings.database
+    with driver.session(database=db) as session:
+        user = session.execute_write(lambda tx: users.create_user(
+            tx, username=f"lead.{change.replace(' ', '-')}", name="A Lead", role="safeguarding_lead",
+            la_code=BIRMINGHAM, agency_id="SC-B", password_hash="unused", totp_secret="JBSWY3DPEHPK3PXP"))
+    token, _ = issue_token(ApiSettings(demo_mode=True), user.viewer())
+    headers = {"Authorization": f"Bearer {token}", "X-Purpose": "testing"}
+    for path, params in AUDITED_ROUTES:
+        assert api_client.get(path, headers=headers, params=params).status_code == 200, path
+    driver.execute_query(CHANGES[change], id=user.id, database_=db)
+    for path, params in AUDITED_ROUTES:
+        response = api_client.get(path, headers=headers, params=params)
+        assert response.status_code == 401, (path, response.text)
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert "Amelia" not in response.text and "Maya" not in response.text
+        records, _, _ = driver.execute_query(
+            "MATCH (e:AuditEvent {request_id: $rid}) RETURN e.outcome AS outcome, e.children AS children, "
+            "e.detail_json AS detail", rid=response.headers["x-request-id"], database_=db)
+        [event] = records
+        assert (event["outcome"], event["children"]) == ("denied", [])
+        assert "disabled or changed after sign-in" in event["detail"]
 
 
 def test_break_glass_is_flagged_and_alerts_the_holding_team(world: dict[str, str], api_client: Any,

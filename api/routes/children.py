@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from api.deps import DriverDep, GraphSettingsDep, require_roles
+from api.deps import DriverDep, GraphSettingsDep, require_roles, require_roles_audited
 from graph import audit, children
 from graph.policy import ACCESS_LOG_ROLES, CARD_ROLES, NETWORK_ROLES, OVERRIDE_ROLES, SEARCH_ROLES, SHIELD_ROLES
 from graph.viewer import Viewer
@@ -61,7 +61,7 @@ def search(
     driver: DriverDep,
     graph: GraphSettingsDep,
     purpose: Purpose,
-    viewer: Annotated[Viewer, Depends(require_roles(*SEARCH_ROLES))],
+    viewer: Annotated[Viewer, Depends(require_roles_audited(*SEARCH_ROLES))],
     given_name: Name = None,
     family_name: Name = None,
     dob: Annotated[date | None, Query()] = None,
@@ -92,7 +92,7 @@ def search(
 
 @router.get("/{child_id}", summary="The contacts card: who is working with this child and how to reach them")
 def card(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSettingsDep, purpose: Purpose,
-         viewer: Annotated[Viewer, Depends(require_roles(*CARD_ROLES))]) -> dict[str, Any]:
+         viewer: Annotated[Viewer, Depends(require_roles_audited(*CARD_ROLES))]) -> dict[str, Any]:
     data = audit.audited_read(
         driver, database=graph.database, viewer=viewer, action="card", purpose=purpose,
         **_trace(request),
@@ -122,7 +122,7 @@ def _deny_or_return(data: dict[str, Any] | None) -> dict[str, Any]:
 
 @router.get("/{child_id}/network", summary="The involvement network: child, practitioners, agencies, household")
 def network(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSettingsDep, purpose: Purpose,
-            viewer: Annotated[Viewer, Depends(require_roles(*NETWORK_ROLES))],
+            viewer: Annotated[Viewer, Depends(require_roles_audited(*NETWORK_ROLES))],
             depth: Annotated[int, Query(ge=1, le=2)] = 1) -> dict[str, Any]:
     data = audit.audited_read(
         driver, database=graph.database, viewer=viewer, action="network", purpose=purpose,
@@ -137,7 +137,7 @@ def network(request: Request, child_id: ChildId, driver: DriverDep, graph: Graph
 
 @router.get("/{child_id}/moves", summary="Residence history as moves between authorities")
 def moves(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSettingsDep, purpose: Purpose,
-          viewer: Annotated[Viewer, Depends(require_roles(*NETWORK_ROLES))]) -> dict[str, Any]:
+          viewer: Annotated[Viewer, Depends(require_roles_audited(*NETWORK_ROLES))]) -> dict[str, Any]:
     data = audit.audited_read(
         driver, database=graph.database, viewer=viewer, action="moves", purpose=purpose,
         **_trace(request),
@@ -150,7 +150,7 @@ def moves(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSe
 
 @router.get("/{child_id}/accesses", summary="The last 25 accesses to this record")
 def accesses(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSettingsDep, purpose: Purpose,
-             viewer: Annotated[Viewer, Depends(require_roles(*ACCESS_LOG_ROLES))]) -> dict[str, Any]:
+             viewer: Annotated[Viewer, Depends(require_roles_audited(*ACCESS_LOG_ROLES))]) -> dict[str, Any]:
     def read(tx: Any) -> dict[str, Any] | None:
         state = children.scope(tx, viewer=viewer, child_id=child_id)
         if state is None or state["hidden"] or not state["in_area"]:
