@@ -14,9 +14,11 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -63,6 +65,64 @@ def sign_in(client: httpx.Client, username: str) -> dict[str, str]:
     raise SystemExit(f"cannot sign in as {username}: {r.text}")
 
 
+WRK_SCRIPT = """
+ids = {%s}
+headers = {%s}
+n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/children/" .. ids[(n %% #ids) + 1], headers)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
+end
+"""
+
+
+def wrk_card(ids: list[str], headers: dict[str, str], *, clients: int, seconds: float) -> dict[str, Any]:
+    """Sustained card requests with wrk (a C load generator), so the client takes little of the CPU."""
+    lua = WRK_SCRIPT % (", ".join(f'"{i}"' for i in ids), ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items()))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua)
+    try:
+        out = subprocess.run(["wrk", "-t", "1", "-c", str(clients), "-d", f"{int(seconds)}s", "-s", script.name,
+                              "http://127.0.0.1:8089"], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    requests, micros, socket_errors, status_errors, p50, p95, p99, worst = map(int, line.split()[1:])
+    return {"client": "wrk", "clients": clients, "seconds": round(micros / 1e6, 1), "requests": requests,
+            "errors": socket_errors + status_errors, "requests_per_second": round(requests / (micros / 1e6), 1),
+            "p50_ms": p50 / 1000, "p95_ms": p95 / 1000, "p99_ms": p99 / 1000, "max_ms": worst / 1000}
+
+
+def python_card(ids: list[str], headers: dict[str, str], *, clients: int, seconds: float) -> dict[str, Any]:
+    """Sustained card requests from Python threads (when wrk is not installed; the client then costs CPU)."""
+    done, errors = [0] * clients, [0] * clients
+    stop_at = time.perf_counter() + seconds
+
+    def worker(k: int) -> None:
+        with httpx.Client(base_url="http://127.0.0.1:8089", timeout=30) as c:
+            j = k
+            while time.perf_counter() < stop_at:
+                r = c.get(f"/children/{ids[j % len(ids)]}", headers=headers)
+                done[k] += 1
+                errors[k] += r.status_code != 200
+                j += clients
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    return {"client": "python threads", "clients": clients, "seconds": round(elapsed, 1), "requests": sum(done),
+            "errors": sum(errors), "requests_per_second": round(sum(done) / elapsed, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--label", required=True, help="the size loaded, e.g. 1000000 (names the result file)")
@@ -74,6 +134,7 @@ def main() -> None:
     parser.add_argument("--pagecache", default="8g")
     args = parser.parse_args()
 
+    load_before = [round(x, 2) for x in os.getloadavg()]
     settings = GraphSettings(uri=f"bolt://127.0.0.1:{args.port}", home=PROJECT_ROOT / ".neo4j" / "bench",
                              dist=PROJECT_ROOT / ".neo4j" / "dist", bolt_port=args.port, heap="4g",
                              pagecache=args.pagecache)
@@ -125,28 +186,11 @@ def main() -> None:
                              "driver": percentiles(timed(through_driver, items))}
             print(name, latency[name], flush=True)
 
-        done, errors = [0] * args.clients, [0] * args.clients
-        stop_at = time.perf_counter() + args.seconds
-
-        def worker(k: int) -> None:
-            with httpx.Client(base_url="http://127.0.0.1:8089", timeout=30) as c:
-                j = k
-                while time.perf_counter() < stop_at:
-                    r = c.get(f"/children/{ids[j % len(ids)]}", headers=prac)
-                    done[k] += 1
-                    errors[k] += r.status_code != 200
-                    j += args.clients
-
-        threads = [threading.Thread(target=worker, args=(k,)) for k in range(args.clients)]
-        began = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - began
-        throughput = {"clients": args.clients, "seconds": round(elapsed, 1), "requests": sum(done),
-                      "errors": sum(errors), "requests_per_second": round(sum(done) / elapsed, 1),
-                      "api_workers": args.workers}
+        if shutil.which("wrk"):
+            throughput = wrk_card(ids, prac, clients=args.clients, seconds=args.seconds)
+        else:
+            throughput = python_card(ids, prac, clients=args.clients, seconds=args.seconds)
+        throughput["api_workers"] = args.workers
         print("throughput", throughput, flush=True)
         counts = schema.status(driver, database=settings.database).nodes
     finally:
@@ -154,6 +198,7 @@ def main() -> None:
         api.wait(timeout=30)
         driver.close()
     result = {"label": args.label, "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()],
               "children": counts.get("Child"), "audit_events_after": counts.get("AuditEvent"),
               "latency": latency, "card_throughput": throughput,
               "note": "client, API (uvicorn) and Neo4j share the same 2-core machine"}

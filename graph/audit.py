@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from neo4j import Driver, ManagedTransaction
+from neo4j.exceptions import ConstraintError, TransientError
 
 from graph.viewer import Viewer
 
@@ -41,25 +42,7 @@ SET h._lock = true
 REMOVE h._lock
 RETURN h.seq AS seq, h.hash AS hash, datetime.truncate('microsecond', datetime.realtime()) AS at
 """
-# One statement for a whole batch: the head must still be where LOCK_HEAD found it.
-# LOCK_HEAD, and the users behind a batch that no longer stand as their tokens say (the API's
-# writer checks them here, in the transaction it takes anyway, instead of one read per request).
-LOCK_HEAD_CONFIRMING_USERS = """
-MERGE (h:AuditHead {id: 'head'})
-  ON CREATE SET h.seq = 0, h.hash = $genesis
-SET h._lock = true
-REMOVE h._lock
-WITH h
-CALL {
-  UNWIND $users AS v
-  OPTIONAL MATCH (u:User {id: v.user_id})
-  WITH v, u
-  WHERE u IS NULL OR coalesce(u.disabled, false) OR u.role <> v.role OR u.la_code <> v.la_code
-        OR coalesce(u.agency_id, '') <> coalesce(v.agency_id, '')
-  RETURN collect(v) AS revoked
-}
-RETURN h.seq AS seq, h.hash AS hash, datetime.truncate('microsecond', datetime.realtime()) AS at, revoked
-"""
+# The head must still be where LOCK_HEAD found it.
 APPEND_EVENTS = """
 MATCH (h:AuditHead {id: 'head'})
 WHERE h.seq = $head_seq AND h.hash = $head_hash
@@ -71,6 +54,34 @@ CREATE (:AuditEvent {id: e.id, seq: e.seq, at: $at, user_id: e.user_id, role: e.
 WITH h, count(*) AS written
 SET h.seq = $last_seq, h.hash = $last_hash
 """
+# The group writer's one statement a batch, run without taking the head's lock first: it writes only
+# if the head is still the one the writer hashed from (no row back: it moved; hash again and retry).
+# Two writers that hashed from the same head give their first events the same seq, so the unique
+# seq constraint fails one of them: the chain cannot fork. Users whose standing no longer matches
+# their token (disabled, or another role, authority or agency) are returned; unless the writer
+# already recorded them as refused ($denied), nothing is written and the writer tries again.
+APPEND_CONFIRMED = """
+MATCH (h:AuditHead {id: 'head'})
+WHERE h.seq = $head_seq AND h.hash = $head_hash
+CALL {
+  UNWIND $users AS v
+  OPTIONAL MATCH (u:User {id: v.user_id})
+  WITH v, u
+  WHERE u IS NULL OR coalesce(u.disabled, false) OR coalesce(u.role, '') <> v.role
+        OR coalesce(u.la_code, '') <> v.la_code OR coalesce(u.agency_id, '') <> v.agency_id
+  RETURN collect(DISTINCT v.key) AS revoked
+}
+WITH h, revoked, all(k IN revoked WHERE k IN $denied) AS writing
+FOREACH (e IN CASE WHEN writing THEN $events ELSE [] END |
+  CREATE (:AuditEvent {id: e.id, seq: e.seq, at: $at, user_id: e.user_id, role: e.role, la_code: e.la_code,
+                       agency_id: e.agency_id, action: e.action, children: e.children, purpose: e.purpose,
+                       request_id: e.request_id, outcome: e.outcome, flagged: e.flagged,
+                       detail_json: e.detail_json, prev_hash: e.prev_hash, hash: e.hash}))
+SET h.seq = CASE WHEN writing THEN $last_seq ELSE h.seq END,
+    h.hash = CASE WHEN writing THEN $last_hash ELSE h.hash END
+RETURN writing, revoked
+"""
+CREATE_HEAD = "MERGE (h:AuditHead {id: 'head'}) ON CREATE SET h.seq = 0, h.hash = $genesis"
 READ_HEAD = "MATCH (h:AuditHead {id: 'head'}) RETURN h.seq AS seq, h.hash AS hash"
 ANY_EVENT = "MATCH (e:AuditEvent) RETURN e.seq AS seq LIMIT 1"
 # Keyset pagination on the unique seq index: bounded memory however long the chain. One list per
@@ -241,51 +252,49 @@ def event_fields(
     }
 
 
-_STANDING = ("user_id", "role", "la_code", "agency_id")
+def standing(fields: Mapping[str, Any]) -> str:
+    """Who an event says its user is (id, role, authority, agency): what a revoked token no longer matches."""
+    return "|".join(str(fields[k] or "") for k in ("user_id", "role", "la_code", "agency_id"))
 
 
-def _standing(fields: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Who an event says its user is: the claims a revoked token no longer matches."""
-    return tuple(fields[k] for k in _STANDING)
-
-
-def append_batch(tx: ManagedTransaction, events: Sequence[Mapping[str, Any]], *,
-                 confirm_users: bool = False) -> list[tuple[AuditRecord, bool]]:
-    """Append events (from `event_fields`) to the chain in order, advancing the head, in one transaction.
-
-    The events share the time read under the head's lock; seq orders them. With `confirm_users`,
-    an event whose user no longer stands as the event says (disabled, or another role, authority
-    or agency) is written as "denied" with no children.
-
-    Returns:
-        (record, revoked) for each event, in order.
-
-    Raises:
-        AuditError: the head moved under the lock (never expected; nothing is written).
-    """
-    if confirm_users:
-        users = [{k: fields[k] for k in _STANDING} for fields in events]
-        head = tx.run(LOCK_HEAD_CONFIRMING_USERS, genesis=GENESIS, users=users).single(strict=True)
-        revoked = {_standing(v) for v in head["revoked"]}
-    else:
-        head, revoked = tx.run(LOCK_HEAD, genesis=GENESIS).single(strict=True), set()
-    seq, prev_hash, rows = head["seq"], head["hash"], []
+def _chain(events: Sequence[Mapping[str, Any]], *, seq: int, prev_hash: str, at: Any,
+           denied: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The events as stored: numbered after `seq`, linked from `prev_hash`, at `at`; refused ones denied."""
+    rows = []
     for fields in events:
         seq += 1
-        row = {**fields, "seq": seq, "at": head["at"]}
-        if _standing(fields) in revoked:
+        row = {**fields, "seq": seq, "at": at}
+        if standing(fields) in denied:
             detail = {**json.loads(fields["detail_json"]), "refused": REVOKED_DETAIL}
             row.update(outcome="denied", children=[],
                        detail_json=json.dumps(detail, sort_keys=True, separators=(",", ":"), default=str))
         row["prev_hash"], row["hash"] = prev_hash, chain_hash(prev_hash, row)
         prev_hash = row["hash"]
         rows.append(row)
+    return rows
+
+
+def _stored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows as statement parameters (`at` goes once, as $at)."""
+    return [{k: v for k, v in row.items() if k != "at"} for row in rows]
+
+
+def append_batch(tx: ManagedTransaction, events: Sequence[Mapping[str, Any]]) -> list[AuditRecord]:
+    """Append events (from `event_fields`) in order inside the caller's write transaction.
+
+    The head is locked first and stays locked until the transaction commits; the events share the
+    database's time read under that lock, and seq orders them.
+
+    Raises:
+        AuditError: the head moved under the lock (never expected; nothing is written).
+    """
+    head = tx.run(LOCK_HEAD, genesis=GENESIS).single(strict=True)
+    rows = _chain(events, seq=head["seq"], prev_hash=head["hash"], at=head["at"])
     summary = tx.run(APPEND_EVENTS, head_seq=head["seq"], head_hash=head["hash"], at=head["at"],
-                     events=[{k: v for k, v in row.items() if k != "at"} for row in rows],
-                     last_seq=seq, last_hash=prev_hash).consume()
+                     events=_stored(rows), last_seq=rows[-1]["seq"], last_hash=rows[-1]["hash"]).consume()
     if summary.counters.nodes_created != len(rows):
         raise AuditError(f"audit head moved while locked (expected seq {head['seq']})")
-    return [(_record(row), _standing(row) in revoked) for row in rows]
+    return [_record(row) for row in rows]
 
 
 def append(tx: ManagedTransaction, *, viewer: Viewer, action: str, children: Sequence[str], purpose: str,
@@ -293,33 +302,42 @@ def append(tx: ManagedTransaction, *, viewer: Viewer, action: str, children: Seq
            detail: Mapping[str, Any] | None = None) -> AuditRecord:
     """Append one event inside the caller's write transaction (with the change it records, if any).
 
-    The head stays locked until that transaction commits. Raises as `event_fields` and `append_batch`.
+    Raises as `event_fields` and `append_batch`.
     """
     fields = event_fields(viewer=viewer, action=action, children=children, purpose=purpose,
                           request_id=request_id, outcome=outcome, flagged=flagged, detail=detail)
-    return append_batch(tx, [fields])[0][0]
+    return append_batch(tx, [fields])[0]
+
+
+_Pending = tuple[dict[str, Any], "Future[AuditRecord]"]
 
 
 class AuditWriter:
-    """Group commit: events of concurrent requests go to the chain together, one transaction a batch.
+    """Group commit for the API: the events of concurrent requests go to the chain in one statement.
 
-    Each append still blocks its caller until the transaction holding its event has committed, and
-    raises if that transaction fails, so no data leaves before its event is durable. What changes is
-    that one transaction serves every request waiting at that moment, instead of one each with the
-    head's lock held in between. One writer per process (the API's lifespan owns it).
+    Each `append` blocks its caller until the statement holding its event has committed, and raises
+    if it failed, so no data leaves before its event is durable; one round trip and one commit serve
+    every request waiting at that moment. The writer keeps the head it last wrote and appends from
+    it without a lock (APPEND_CONFIRMED); when another process has appended meanwhile, it reads the
+    head again and retries, and the unique seq constraint keeps the chain linear whatever the
+    interleaving. Times come from this process's clock and never go back within it; seq is the order.
 
-    With `confirm_users` (the API), the batch's transaction also checks that each event's user still
-    stands as their token says; a revoked user's append raises UserRevoked after their refusal is
-    recorded, so a route can trust a token's claims up to that point and never read the user itself.
+    With `confirm_users` (the API), the same statement checks that each event's user still stands as
+    their token says; a revoked user's event is written as refused and their `append` raises
+    UserRevoked, so a route can trust a token's claims and need not read the user itself.
     """
+
+    ATTEMPTS = 20
 
     def __init__(self, driver: Driver, *, database: str, confirm_users: bool = False, max_batch: int = 256,
                  timeout: float = 30.0) -> None:
         self._driver, self._database, self._confirm_users = driver, database, confirm_users
         self._max_batch, self._timeout = max_batch, timeout
-        self._queue: queue.SimpleQueue[tuple[dict[str, Any], Future[AuditRecord]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
+        self._head: tuple[int, str] | None = None
+        self._last_at = datetime.min.replace(tzinfo=timezone.utc)
         self.batches = 0  # committed batches, for tests and benchmarks
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
@@ -331,7 +349,7 @@ class AuditWriter:
             ValueError: as `event_fields`.
             UserRevoked: the user no longer stands as the viewer says (the refusal is recorded).
             AuditError: the writer is closed, or the commit did not come within the timeout.
-            Whatever the batch's transaction raised (the database unreachable, say).
+            Whatever the statement raised (the database unreachable, say).
         """
         fields = event_fields(**event)
         done: Future[AuditRecord] = Future()
@@ -371,21 +389,56 @@ class AuditWriter:
                 batch.append(item)
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[dict[str, Any], Future[AuditRecord]]]) -> None:
+    def _commit(self, batch: list[_Pending]) -> None:
         try:
-            with self._driver.session(database=self._database) as session:
-                records = session.execute_write(append_batch, [fields for fields, _ in batch],
-                                                confirm_users=self._confirm_users)
+            rows, denied = self._write([fields for fields, _ in batch])
         except BaseException as exc:  # every waiting request fails with the batch; the writer goes on
             for _, done in batch:
                 done.set_exception(exc)
             return
         self.batches += 1
-        for (record, revoked), (_, done) in zip(records, batch):
-            if revoked:
-                done.set_exception(UserRevoked(f"user {record.user_id} no longer stands as their token says"))
+        for row, (fields, done) in zip(rows, batch):
+            if standing(fields) in denied:
+                done.set_exception(UserRevoked(f"user {fields['user_id']} no longer stands as their token says"))
             else:
-                done.set_result(record)
+                done.set_result(_record(row))
+
+    def _write(self, events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], frozenset[str]]:
+        users = [{"key": standing(f), "user_id": f["user_id"], "role": f["role"], "la_code": f["la_code"],
+                  "agency_id": f["agency_id"] or ""} for f in events] if self._confirm_users else []
+        denied: frozenset[str] = frozenset()
+        failure: Exception | None = None
+        with self._driver.session(database=self._database) as session:
+            for attempt in range(self.ATTEMPTS):
+                if self._head is None:
+                    self._head = self._read_head(session)
+                seq, prev_hash = self._head
+                at = max(datetime.now(timezone.utc), self._last_at)
+                rows = _chain(events, seq=seq, prev_hash=prev_hash, at=at, denied=denied)
+                try:
+                    result = session.run(APPEND_CONFIRMED, head_seq=seq, head_hash=prev_hash, at=at, users=users,
+                                         denied=sorted(denied), events=_stored(rows),
+                                         last_seq=rows[-1]["seq"], last_hash=rows[-1]["hash"]).single()
+                except (ConstraintError, TransientError) as exc:  # another appender took these seqs, or a deadlock
+                    failure, self._head = exc, None
+                    time.sleep(0.001 * attempt)
+                    continue
+                if result is None:  # the head moved since this writer last wrote
+                    self._head = None
+                elif not result["writing"]:  # users to record as refused first
+                    denied = denied | frozenset(result["revoked"])
+                else:
+                    self._head, self._last_at = (rows[-1]["seq"], rows[-1]["hash"]), at
+                    return rows, denied
+        raise AuditError(f"the audit chain's head kept moving: gave up after {self.ATTEMPTS} attempts") from failure
+
+    @staticmethod
+    def _read_head(session: Any) -> tuple[int, str]:
+        row = session.run(READ_HEAD).single()
+        if row is None:
+            session.run(CREATE_HEAD, genesis=GENESIS).consume()
+            row = session.run(READ_HEAD).single(strict=True)
+        return row["seq"], row["hash"]
 
 
 def audited_read(

@@ -280,7 +280,8 @@ def test_the_event_is_committed_before_the_data_is_returned(children: Driver, vi
 def test_no_data_when_the_audit_write_fails(children: Driver, via: dict[str, Any], db: str) -> None:
     _run(children, db, SQUAT_SEQ)  # the next seq is taken, so the event's CREATE violates the constraint
     returned: list[Any] = []
-    with pytest.raises(ConstraintError):
+    # The group writer takes a taken seq for a race with another appender, retries, then gives up.
+    with pytest.raises(audit.AuditError if via else ConstraintError):
         returned.append(audit.audited_read(children, database=db, **via, viewer=GP, action="view_child",
                                            purpose="triage", request_id="req-x", read=_read_child("C1"),
                                            children_of=_ids))
@@ -316,43 +317,119 @@ BLOCKED = "SHOW TRANSACTIONS YIELD status WHERE status STARTS WITH 'Blocked' RET
 HOLD_HEAD = "MATCH (h:AuditHead {id: 'head'}) SET h._held = true REMOVE h._held"
 
 
-def test_group_commit_writes_the_waiting_events_in_one_transaction(empty_db: Driver, db: str) -> None:
-    _append(empty_db, db, 1)  # the head exists
-    writer = audit.AuditWriter(empty_db, database=db)
-    records: list[AuditRecord] = []
-    waiting = 12
+def _queued_behind_a_held_head(driver: Driver, db: str, writer: audit.AuditWriter,
+                               requests: list[Callable[[], Any]]) -> list[Any]:
+    """Run requests[0] until the writer blocks on the held head, queue the rest behind it, then let go.
 
-    def request(i: int) -> None:
-        records.append(writer.append(viewer=GP, action="card", children=[f"C{i}"], purpose="triage",
-                                     request_id=f"req-{i}"))
+    So requests[1:] reach the writer together and share its next batch. Returns each request's
+    result or the exception it raised.
+    """
+    outcomes: list[Any] = [None] * len(requests)
 
-    threads = [threading.Thread(target=request, args=(i,)) for i in range(1 + waiting)]
-    with empty_db.session(database=db) as session, session.begin_transaction() as holder:
+    def run(i: int) -> None:
+        try:
+            outcomes[i] = requests[i]()
+        except Exception as exc:  # returned to the test
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
+    with driver.session(database=db) as session, session.begin_transaction() as holder:
         holder.run(HOLD_HEAD).consume()  # the chain's head is locked until this transaction ends
         threads[0].start()
         deadline = time.monotonic() + 10
-        while empty_db.execute_query(BLOCKED, database_=db).records[0]["n"] == 0:
+        while driver.execute_query(BLOCKED, database_=db).records[0]["n"] == 0:
             assert time.monotonic() < deadline, "the writer never reached the head's lock"
             time.sleep(0.05)
         for t in threads[1:]:
             t.start()
-        while writer._queue.qsize() < waiting:  # every other request is queued behind the blocked batch
+        while writer._queue.qsize() < len(requests) - 1:  # the others wait behind the blocked batch
             assert time.monotonic() < deadline
             time.sleep(0.01)
         holder.rollback()
     for t in threads:
         t.join()
+    return outcomes
+
+
+def _card_event(writer: audit.AuditWriter, viewer: Viewer, i: int) -> Callable[[], AuditRecord]:
+    return lambda: writer.append(viewer=viewer, action="card", children=[f"C{i}"], purpose="triage",
+                                 request_id=f"req-{i}")
+
+
+def test_group_commit_writes_the_waiting_events_in_one_transaction(empty_db: Driver, db: str) -> None:
+    _append(empty_db, db, 1)  # the head exists
+    writer = audit.AuditWriter(empty_db, database=db)
+    records = _queued_behind_a_held_head(empty_db, db, writer, [_card_event(writer, GP, i) for i in range(13)])
     writer.close()
     assert writer.batches == 2  # the blocked event, then all twelve that waited
-    assert sorted(r.seq for r in records) == list(range(2, 2 + 1 + waiting))
+    assert sorted(r.seq for r in records) == list(range(2, 15))
     result = audit.verify(empty_db, database=db)
-    assert result.ok and result.events == 1 + 1 + waiting, result.problem
+    assert result.ok and result.events == 14, result.problem
+
+
+def test_group_commit_refuses_only_the_revoked_user_in_a_batch(empty_db: Driver, db: str) -> None:
+    from graph import users
+
+    with empty_db.session(database=db) as session:
+        for name in ("still.here", "now.gone"):
+            session.execute_write(lambda tx, name=name: users.create_user(
+                tx, username=name, name=name, role="practitioner", la_code="E09000001", agency_id="AG-GP",
+                password_hash="unused", totp_secret="JBSWY3DPEHPK3PXP"))
+        ids = {r["username"]: r["id"] for r in session.run("MATCH (u:User) RETURN u.username AS username, u.id AS id")}
+    _run(empty_db, db, "MATCH (u:User {username: 'now.gone'}) SET u.disabled = true")
+    here, gone = (Viewer(ids[n], Role.PRACTITIONER, "E09000001", "AG-GP") for n in ("still.here", "now.gone"))
+    writer = audit.AuditWriter(empty_db, database=db, confirm_users=True)
+    outcomes = _queued_behind_a_held_head(empty_db, db, writer, [
+        _card_event(writer, here, 0), _card_event(writer, here, 1), _card_event(writer, gone, 2),
+        _card_event(writer, here, 3)])
+    writer.close()
+    assert [type(o).__name__ for o in outcomes] == ["AuditRecord", "AuditRecord", "UserRevoked", "AuditRecord"]
+    assert writer.batches == 2
+    by_request = {e["request_id"]: e for e in _events(empty_db, db)}
+    assert (by_request["req-2"]["outcome"], by_request["req-2"]["children"]) == ("denied", [])
+    assert "disabled or changed" in by_request["req-2"]["detail_json"]
+    assert [by_request[f"req-{i}"]["outcome"] for i in (0, 1, 3)] == ["ok", "ok", "ok"]
+    assert audit.verify(empty_db, database=db).ok
+
+
+def test_writers_in_several_processes_and_locked_appends_keep_one_chain(empty_db: Driver, db: str) -> None:
+    """Two API processes' writers and a shielding route's in-transaction appends, all at once."""
+    writers = [audit.AuditWriter(empty_db, database=db) for _ in range(2)]
+    failures: list[BaseException] = []
+
+    def through(writer: audit.AuditWriter, n: int) -> None:
+        try:
+            for i in range(25):
+                writer.append(viewer=GP, action="card", children=["C1"], purpose="triage", request_id=f"w{n}-{i}")
+        except BaseException as exc:  # surfaced below
+            failures.append(exc)
+
+    def locked() -> None:
+        try:
+            _append(empty_db, db, 25, start=1000)
+        except BaseException as exc:  # surfaced below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=through, args=(writers[n % 2], n)) for n in range(4)]
+    threads.append(threading.Thread(target=locked))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for writer in writers:
+        writer.close()
+    assert not failures
+    events = _events(empty_db, db)
+    assert [e["seq"] for e in events] == list(range(1, 126))
+    assert len({e["request_id"] for e in events}) == 125
+    result = audit.verify(empty_db, database=db)
+    assert result.ok and result.events == 125, result.problem
 
 
 def test_a_failed_batch_fails_its_requests_and_the_writer_goes_on(children: Driver, db: str) -> None:
     writer = audit.AuditWriter(children, database=db)
     _run(children, db, SQUAT_SEQ)  # the next seq is taken: the batch's CREATE violates the constraint
-    with pytest.raises(ConstraintError):
+    with pytest.raises(audit.AuditError, match="gave up"):
         writer.append(viewer=GP, action="card", children=["C1"], purpose="triage", request_id="req-fail")
     _run(children, db, "MATCH (e:AuditEvent {id: 'squatter'}) DELETE e")
     record = writer.append(viewer=GP, action="card", children=["C1"], purpose="triage", request_id="req-next")
