@@ -129,6 +129,8 @@ def generate(
     children: Annotated[int, typer.Option(min=1, max=20_000_000, help="How many children.")] = DEMO_CHILDREN,
     seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives the same England.")] = DEMO_SEED,
     as_of: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default fixed).")] = None,
+    by_region: Annotated[bool, typer.Option(
+        "--by-region", help="Build England region by region (bounded memory; the England bulk-load imports).")] = False,
 ) -> None:
     """Generate a synthetic England as CSV feeds (deterministic for a seed)."""
     from loaders.generate import DEFAULT_AS_OF, generate as run_generate
@@ -149,7 +151,8 @@ def generate(
             bar.update(tasks[stage], completed=done, total=total)
 
         try:
-            counts = run_generate(out, children=children, seed=seed, as_of=reference, progress=progress)
+            counts = run_generate(out, children=children, seed=seed, as_of=reference, by_region=by_region,
+                                  progress=progress)
         except OSError as exc:
             fail(f"cannot write the feeds to {out}: {exc.strerror or exc}")
     took = time.perf_counter() - started
@@ -238,10 +241,10 @@ def seed(
     manifest = feeds / "manifest.json"
     console.rule("Synthetic England")
     made = json.loads(manifest.read_text()) if manifest.is_file() else {}
-    if (made.get("children"), made.get("seed")) == (children, seed):
+    if (made.get("children"), made.get("seed"), made.get("by_region", False)) == (children, seed, False):
         console.print(f"Feeds already generated in {feeds}")
     else:
-        generate(out=feeds, children=children, seed=seed, as_of=None)
+        generate(out=feeds, children=children, seed=seed, as_of=None, by_region=False)
     console.rule("Load")
     with database(settings) as driver:
         run_load(driver, settings, feeds, None, 5000)
