@@ -13,15 +13,15 @@ from neo4j import Driver
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from contactpoint.common import console, database, fail
+from contactpoint.common import console, database, demo_users, fail
 from contactpoint.api_cli import api_app
 from contactpoint.api_cli import start as api_start
 from contactpoint.api_cli import stop as api_stop
 from contactpoint.audit_cli import audit_app
+from contactpoint.bulk_cli import bulk_load
 from contactpoint.users_cli import users_app
 from graph import local, schema, users
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
-from graph.viewer import Role
 from loaders.load import FeedError, LoadReport, load_dir
 
 app = typer.Typer(help="ContactPoint graph explorer: who else is working with this child.", no_args_is_help=True)
@@ -32,6 +32,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(api_app, name="api")
+app.command("bulk-load")(bulk_load)
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000
@@ -252,16 +253,6 @@ def seed(
         print_counts(driver, settings)
 
 
-def _demo_users(driver: Driver, settings: GraphSettings) -> None:
-    """The demo users, practitioners employed by a school of their authority."""
-    with driver.session(database=settings.database) as session:
-        agencies = {
-            u.username: session.execute_read(lambda tx, la=u.la_code: users.first_agency(tx, la_code=la, kind="school"))
-            for u in users.DEMO_USERS if u.role is Role.PRACTITIONER
-        }
-        session.execute_write(lambda tx: users.ensure_demo_users(tx, agency_for=agencies))
-
-
 @app.command()
 def demo(
     children: Annotated[int, typer.Option(min=100, help="How many children.")] = DEMO_CHILDREN,
@@ -276,7 +267,7 @@ def demo(
     seed(children=children, seed=seed_, out=None)
     console.rule("Demo users and the API")
     with database(settings) as driver:
-        _demo_users(driver, settings)
+        demo_users(driver, settings)
     api_start(port=port)
     console.print("Demo users (demo mode only; current TOTP code: .venv/bin/contactpoint api code USERNAME):")
     for user in users.DEMO_USERS:
