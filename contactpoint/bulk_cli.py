@@ -121,7 +121,7 @@ def run(
 
     say(f"Importing {report.csv_bytes / 1e9:.2f} GB of bulk files with neo4j-admin (log {settings.home / 'logs'})")
     imported = bulk.import_store(settings, folder, overwrite=overwrite, threads=threads, heap=import_heap,
-                                 max_off_heap=import_memory, progress=report_progress)
+                                 max_off_heap=import_memory, rows=report.csv_rows, progress=report_progress)
     report.import_seconds = imported.seconds
     report.import_stage_seconds = imported.stage_seconds
     report.import_peak_rss_bytes = imported.peak_rss_bytes
@@ -245,7 +245,7 @@ def _apply_schema(driver: Any, settings: GraphSettings, progress: Reporter) -> N
 # -- the command -------------------------------------------------------------------------------
 
 
-class _Bars:
+class Bars:
     """Progress as bars on a terminal; in a log, a line when a step ends and every half minute while it runs."""
 
     def __init__(self) -> None:
@@ -257,7 +257,7 @@ class _Bars:
         self.finished: set[str] = set()
         self.began = time.monotonic()
 
-    def __enter__(self) -> _Bars:
+    def __enter__(self) -> Bars:
         self.bar.__enter__()
         return self
 
@@ -321,7 +321,7 @@ def bulk_load(
     with_demo = _demo_mode() if demo is None else demo
     console.rule(f"Bulk load: {children:,} children into {settings.home}")
     try:
-        with _Bars() as bars:
+        with Bars() as bars:
             report = run(settings, children=children, seed=seed, as_of=reference, csv_dir=csv_dir,
                          keep_csv=keep_csv, overwrite=overwrite, threads=threads, import_heap=import_heap,
                          import_memory=import_memory, with_demo_users=with_demo, progress=bars, say=bars.say)
@@ -350,7 +350,9 @@ def print_summary(report: BulkLoadReport) -> None:
     table.add_row("generate", f"{report.generate_seconds:,.0f} s" if report.generated_again else "reused",
                   f"{rows:,} rows, {report.csv_bytes / gb:.2f} GB of CSV; peak memory "
                   f"{report.generate_peak_rss_bytes / gb:.2f} GB")
-    stages = ", ".join(f"{k.lower()} {v:,.0f} s" for k, v in report.import_stage_seconds.items())
+    stages = ", ".join(f"{stage.removeprefix('import: ')} {report.import_stage_seconds[stage]:,.0f} s"
+                       for stage in (bulk.NODES, bulk.RELATIONSHIPS, bulk.LINKING)
+                       if stage in report.import_stage_seconds)
     table.add_row("import (neo4j-admin)", f"{report.import_seconds:,.0f} s",
                   f"{stages}; peak memory {report.import_peak_rss_bytes / gb:.2f} GB")
     table.add_row("start Neo4j", f"{report.start_seconds:,.0f} s", "")

@@ -71,11 +71,18 @@ GROUPS: tuple[Group, ...] = (
           (":START_ID(Child)", ":END_ID(LocalAuthority)", "since:date", "reason")),
 )
 
-# "(1/4) Node import 2026-...", then rows of dots ending "  45% ∆1s [12s]", then "Node import COMPLETED in 3s".
-_STAGE = re.compile(r"^\((\d+)/(\d+)\) (.+?) \d{4}-\d\d-\d\d")
-_PERCENT = re.compile(r"\s(\d{1,3})% ∆")
+# With --verbose (the only way it names a bad entry) the importer announces each step ("Relationships, started
+# <time>"), shows counts as it goes ("[*Relationships:...]2.81M ∆110K") and ends each with "Done in 46s 130ms".
+_STEP = re.compile(r"^(.+?)(?: \d+-\d+/\d+)?, started \d{4}-\d\d-\d\d")
+_COUNT = re.compile(r"\]\s*([\d.]+)([KMGT]?) ∆")
 _IMPORTED = re.compile(r"^\s+(\d+) (nodes|relationships|properties)\s*$")
-_STAGES = 4
+# Printed without a line break, so the first step's line starts with it.
+_HEAP_WARNING = re.compile(r"^WARNING: heap size .*? Suggested heap size is [\d.]+[KMGT]iB")
+_UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+# Its steps as shown here: the two long passes (with counts against the rows expected), the rest as one.
+NODES, RELATIONSHIPS, LINKING = "import: nodes", "import: relationships", "import: linking and counts"
+_SHOWN = {"Nodes": NODES, "Prepare node index": NODES, "Relationships": RELATIONSHIPS}
+_LINKING_STEPS = 11  # in 5.26: degrees, three linking passes, groups (four steps), two count builds
 
 Progress = Callable[[str, int, int], None]
 
@@ -149,12 +156,14 @@ def import_store(
     threads: int | None = None,
     heap: str = "2g",
     max_off_heap: str = "4g",
+    rows: dict[str, int] | None = None,
     progress: Progress | None = None,
 ) -> ImportResult:
     """Import the files of GROUPS in csv_dir as the home's database, replacing it only once the import succeeded.
 
     The DBMS must be stopped. The importer aborts on the first bad entry (a duplicate id, a relationship to a
-    missing node, a value that does not parse): nothing is skipped silently.
+    missing node, a value that does not parse): nothing is skipped silently. ``rows`` (per file, if known)
+    turns the importer's counts into percentages.
 
     Raises:
         BulkImportError: the target is not importable (see check_target), a file is missing, or the importer
@@ -177,7 +186,11 @@ def import_store(
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        result = _run_importer(settings, dist, csv_dir, staging, log_path, threads, heap, max_off_heap, progress)
+        known = rows or {}
+        expected = tuple(sum(known.get(g.file, 0) for g in GROUPS if g.kind == kind)
+                         for kind in ("nodes", "relationships"))
+        result = _run_importer(settings, dist, csv_dir, staging, log_path, threads, heap, max_off_heap, expected,
+                               progress)
         _swap_in(settings, staging)
         result.store_bytes = sum(folder_bytes(p) for p in store_dirs(settings))
         result.log_path = log_path
@@ -199,14 +212,14 @@ def _command(settings: GraphSettings, dist: Path, csv_dir: Path, staging: Path, 
 
 
 def _run_importer(settings: GraphSettings, dist: Path, csv_dir: Path, staging: Path, log_path: Path,
-                  threads: int | None, heap: str, max_off_heap: str, progress: Progress | None) -> ImportResult:
-    """Run the importer on the staging home, relaying its stages and percentages; its output goes to the log."""
+                  threads: int | None, heap: str, max_off_heap: str, expected: tuple[int, int],
+                  progress: Progress | None) -> ImportResult:
+    """Run the importer on the staging home, relaying its steps; its output goes to the log."""
     command = _command(settings, dist, csv_dir, staging, threads, heap, max_off_heap)
     env = {**os.environ, "NEO4J_HOME": str(staging), "NEO4J_CONF": str(staging / "conf")}
     began = time.monotonic()
-    result = ImportResult(seconds=0.0)
-    stage, stage_began = "starting", began
-    with log_path.open("w", encoding="utf-8") as log:
+    relay = _Relay(progress, *expected)
+    with log_path.open("w", encoding="utf-8", buffering=1) as log:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 env=env, cwd=staging, text=True, encoding="utf-8", errors="replace")
         sampler = _PeakRss(proc.pid)
@@ -214,19 +227,7 @@ def _run_importer(settings: GraphSettings, dist: Path, csv_dir: Path, staging: P
             assert proc.stdout is not None
             for line in proc.stdout:
                 log.write(line)
-                if match := _STAGE.match(line):
-                    stage, stage_began = match.group(3), time.monotonic()
-                    if progress is not None:
-                        progress(stage, 0, 100)
-                elif match := _PERCENT.search(line):
-                    if progress is not None:
-                        progress(stage, min(int(match.group(1)), 100), 100)
-                elif " COMPLETED in " in line:
-                    result.stage_seconds[stage] = round(time.monotonic() - stage_began, 1)
-                    if progress is not None:
-                        progress(stage, 100, 100)
-                elif match := _IMPORTED.match(line):
-                    setattr(result, match.group(2), int(match.group(1)))
+                relay.line(line)
             code = proc.wait()
         except BaseException:
             proc.kill()
@@ -234,11 +235,55 @@ def _run_importer(settings: GraphSettings, dist: Path, csv_dir: Path, staging: P
             raise
         finally:
             sampler.stop()
-    result.seconds = time.monotonic() - began
-    result.peak_rss_bytes = sampler.peak
     if code != 0:
         raise BulkImportError(f"the importer failed (exit {code}): {_failure(log_path)} (see {log_path})")
-    return result
+    relay.finish()
+    return ImportResult(seconds=time.monotonic() - began, nodes=relay.imported.get("nodes", 0),
+                        relationships=relay.imported.get("relationships", 0),
+                        properties=relay.imported.get("properties", 0), stage_seconds=relay.seconds,
+                        peak_rss_bytes=sampler.peak)
+
+
+class _Relay:
+    """Turns the importer's verbose output into progress: its steps, and counts against the rows expected."""
+
+    def __init__(self, progress: Progress | None, nodes: int, relationships: int):
+        self.progress = progress or (lambda stage, done, total: None)
+        self.expected = {NODES: nodes, RELATIONSHIPS: relationships}
+        self.step: str | None = None
+        self.step_began = time.monotonic()
+        self.linked = 0
+        self.seconds: dict[str, float] = {}
+        self.imported: dict[str, int] = {}
+
+    def line(self, line: str) -> None:
+        line = _HEAP_WARNING.sub("", line)
+        if match := _STEP.match(line):
+            self.step, self.step_began = match.group(1), time.monotonic()
+            shown = _SHOWN.get(self.step, LINKING)
+            if shown == LINKING:
+                self.progress(LINKING, self.linked, _LINKING_STEPS)
+            elif self.step != "Prepare node index":
+                self.progress(shown, 0, 100)
+        elif self.step in ("Nodes", "Relationships") and (match := _COUNT.search(line)):
+            shown = _SHOWN[self.step]
+            if self.expected[shown]:
+                done = float(match.group(1)) * _UNITS[match.group(2)] / self.expected[shown]
+                self.progress(shown, min(int(100 * done), 99), 100)
+        elif line.startswith("Done in ") and self.step is not None:
+            shown = _SHOWN.get(self.step, LINKING)
+            self.seconds[shown] = round(self.seconds.get(shown, 0.0) + time.monotonic() - self.step_began, 1)
+            if self.step in ("Prepare node index", "Relationships"):
+                self.progress(shown, 100, 100)
+            elif shown == LINKING:  # a big graph may take more linking passes than this counts
+                self.linked += 1
+                self.progress(LINKING, min(self.linked, _LINKING_STEPS - 1), _LINKING_STEPS)
+            self.step = None
+        elif match := _IMPORTED.match(line):
+            self.imported[match.group(2)] = int(match.group(1))
+
+    def finish(self) -> None:
+        self.progress(LINKING, _LINKING_STEPS, _LINKING_STEPS)
 
 
 def _report_path(settings: GraphSettings) -> Path:
