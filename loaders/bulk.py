@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from graph.bulk import GROUPS
+from loaders.csvout import CsvFiles, csv_lines
 from loaders.feeds import FEEDS
-from loaders.generate import DEFAULT_AS_OF, GENERATOR_VERSION, TEXT, Columns, CsvFiles, Progress, csv_lines, england
+from loaders.generate import DEFAULT_AS_OF, GENERATOR_VERSION, TEXT, Columns, Progress, england
 from loaders.synth.fmt import quote
 
 MANIFEST = "bulk-manifest.json"

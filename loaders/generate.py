@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from loaders.csvout import CsvFiles, csv_lines
 from loaders.feeds import FEEDS, FeedSpec
 from loaders.synth import casework, people, places, registers, services
 from loaders.synth import involvements as inv
@@ -24,7 +25,6 @@ from loaders.synth.fmt import ids as serial_ids
 DEFAULT_AS_OF = date(2026, 10, 31)
 GENERATOR_VERSION = "1.0.0"
 MANIFEST = "manifest.json"
-_CHUNK = 200_000
 
 Progress = Callable[[str, int, int], None]
 Columns = dict[str, np.ndarray]
@@ -405,45 +405,6 @@ def _children(pop: people.Population, plans: casework.Plans, reception: np.ndarr
 def _spells(spells: registers.Spells, child_id: np.ndarray, agency_id: np.ndarray, dates: Dates) -> Columns:
     return {"since": dates(spells.since), "until": dates(spells.until), "child_id": child_id[spells.child],
             "agency_id": agency_id[spells.agency]}
-
-
-class CsvFiles:
-    """Files written under temporary names and renamed into place together only if all were written."""
-
-    def __init__(self, folder: Path, names: dict[str, str]):
-        self.folder, self.names = folder, names
-        self.handles: dict[str, Any] = {}
-
-    def _tmp(self, key: str) -> Path:
-        return self.folder / f".{self.names[key]}.tmp"
-
-    def __enter__(self) -> CsvFiles:
-        for key in self.names:
-            self.handles[key] = self._tmp(key).open("wb")
-        return self
-
-    def write(self, key: str, data: bytes, digest: Any = None) -> None:
-        self.handles[key].write(data)
-        if digest is not None:
-            digest.update(data)
-
-    def __exit__(self, kind: object, *exc: object) -> None:
-        for handle in self.handles.values():
-            handle.close()
-        try:
-            if kind is None:
-                for key, name in self.names.items():
-                    os.replace(self._tmp(key), self.folder / name)
-        finally:
-            for key in self.names:
-                self._tmp(key).unlink(missing_ok=True)
-
-
-def csv_lines(cells: list[np.ndarray], rows: int) -> Iterator[tuple[int, bytes]]:
-    """Rows of already formatted cells as UTF-8 CSV lines, in blocks: (rows so far, block)."""
-    for start in range(0, rows, _CHUNK):
-        block = [np.asarray(c[start:start + _CHUNK]).tolist() for c in cells]
-        yield min(start + _CHUNK, rows), ("\n".join(map(",".join, zip(*block))) + "\n").encode("utf-8")
 
 
 def _write(files: CsvFiles, spec: FeedSpec, columns: Columns, digest: Any, report: Progress | None) -> int:
