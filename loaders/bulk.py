@@ -102,7 +102,7 @@ def _last_decisions(columns: Columns) -> dict:
     Returns the children shielded in the end, and their SHIELDED_BY rows (since the decision, its reason).
     """
     child = np.asarray(columns["child_id"], dtype=object)
-    _, first_from_end = np.unique(child[::-1], return_index=True)
+    _, first_from_end = np.unique(child.astype(str)[::-1], return_index=True)
     last = np.sort(len(child) - 1 - first_from_end)
     final = last[np.asarray(columns["shielded"], dtype=object)[last] == "true"]
     reason = quote(np.asarray(columns["reason"], dtype=object)[final])
@@ -129,7 +129,9 @@ def _practitioners(c: Columns, _: dict) -> Rows:
 
 def _children(c: Columns, shielding: dict) -> Rows:
     child = c["child_id"]
-    shielded = np.where(np.isin(child, shielding["shielded"]), "true", "false").astype(object)
+    # A set, not np.isin: on object arrays np.isin compares every child with every shielded one.
+    final = set(shielding["shielded"].tolist())
+    shielded = np.array(["true" if k in final else "false" for k in child.tolist()], dtype=object)
     # Online, the text of former names is the names joined by spaces; with none, neither property is set.
     # Swapping the separator inside an already quoted cell leaves it quoted correctly.
     former = np.asarray(c["former_names"], dtype=object)
@@ -150,7 +152,7 @@ def _addresses(c: Columns, _: dict) -> Rows:
 def _carers(c: Columns, _: dict) -> Rows:
     """One node per carer, with the details of their last row (each row sets them online)."""
     carer = np.asarray(c["carer_id"], dtype=object)
-    _, first_from_end = np.unique(carer[::-1], return_index=True)
+    _, first_from_end = np.unique(carer.astype(str)[::-1], return_index=True)  # fixed-width: sorted in C
     last = np.sort(len(carer) - 1 - first_from_end)
     return {
         "carers.csv": [carer[last], *(np.asarray(c[k], dtype=object)[last] for k in ("name", "phone", "email"))],
