@@ -296,7 +296,8 @@ def start(settings: GraphSettings, *, timeout: float = 120, progress: Progress |
     if import_marker(settings).exists():
         raise LocalNeo4jError(
             f"a bulk import into {settings.home} is running or was interrupted ({import_marker(settings)}): "
-            "wait for it, or run 'contactpoint bulk-load --overwrite' again"
+            "wait for it; if none is running, run 'contactpoint bulk-load --overwrite' again, or delete that file "
+            "to start on the store as it is"
         )
     check_prerequisites(need_maven=False)
     dist = ensure_installed(settings, progress)
