@@ -96,7 +96,7 @@ WHOLE = "England"
 
 
 @dataclass(frozen=True)
-class Serials:
+class _Serials:
     """How many ids of each kind earlier parts used: a part numbers its records on from these."""
 
     child: int = 0
@@ -149,7 +149,7 @@ def england(
 def _parts(children: int, seed: int, as_of: date, by_region: bool, progress: Progress | None) -> Iterator[Part]:
     if not by_region:
         streams = np.random.SeedSequence(seed).spawn(len(_STAGES))
-        tables, _ = _build(places.load_geo(), children, streams, NHS_BODIES, Serials(), as_of, progress)
+        tables, _ = _build(places.load_geo(), children, streams, NHS_BODIES, _Serials(), as_of, progress)
         yield Part(WHOLE, children, tables, progress)
         return
     regions = places.region_geos()
@@ -158,18 +158,18 @@ def _parts(children: int, seed: int, as_of: date, by_region: bool, progress: Pro
     streams = np.random.SeedSequence(seed, spawn_key=(len(_STAGES),)).spawn(len(regions))
     low, high = NHS_BODIES
     width = (high - low) // len(regions)
-    serials = Serials()
+    serials = _Serials()
     for k, ((region, geo), count) in enumerate(zip(regions, shares.tolist())):
         if count == 0:
             continue
         bodies = (low + k * width, low + (k + 1) * width)
-        steps = PartSteps(progress, region, len(_STAGES) - 2 + len(FEEDS))
+        steps = _PartSteps(progress, region, len(_STAGES) - 2 + len(FEEDS))
         tables, serials = _build(geo, count, streams[k].spawn(len(_STAGES)), bodies, serials, as_of, steps)
         yield Part(region, count, tables, steps)
         del tables
 
 
-class PartSteps:
+class _PartSteps:
     """Progress of a regional part as one count of finished steps (build stages, then feeds written)."""
 
     def __init__(self, report: Progress | None, name: str, steps: int):
@@ -188,10 +188,10 @@ def _build(
     children: int,
     streams: list[np.random.SeedSequence],
     nhs_bodies: tuple[int, int],
-    first: Serials,
+    first: _Serials,
     as_of: date,
     progress: Progress | None,
-) -> tuple[dict[str, Callable[[], Columns]], Serials]:
+) -> tuple[dict[str, Callable[[], Columns]], _Serials]:
     """Simulate every stage of one part; return a formatter per feed and the serials used so far.
 
     Formatting waits until the feed is written, so only one feed's text is held at a time.
@@ -255,7 +255,7 @@ def _build(
     address_id = serial_ids("A", book.count, 8, start=first.address + 1)
     kinds = np.array(casework.PLAN_KINDS, dtype=object)
     service_names = np.array(inv.SERVICES, dtype=object)
-    serials = Serials(child=first.child + children, address=first.address + book.count,
+    serials = _Serials(child=first.child + children, address=first.address + book.count,
                       carer=first.carer + carer_count, agency=first.agency + len(agency_id),
                       practitioner=first.practitioner + len(svc.prac_columns["practitioner_id"]))
 
