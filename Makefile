@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test stop status bench-load bench-api clean
+.PHONY: setup demo test stop status bench-load bench-api bench-national clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 or newer is required: install python3 and python3-venv"; exit 1; }
@@ -38,6 +38,19 @@ bench-load: setup
 ## bench-api: API and direct-driver latency and throughput on what bench-load left (1M children)
 bench-api: setup
 	$(BIN)/python bench/api_bench.py --label 1000000
+
+## bench-national: the first national load (bulk import) and the API benchmark on it; results in bench/results/
+## (11M children by default, about an hour and 30 GB of disk; e.g. make bench-national CHILDREN=1000000 LABEL=1m)
+CHILDREN      ?= 11000000
+LABEL         ?= 11m
+NATIONAL_PORT ?= 7696
+NATIONAL_HOME := .neo4j/national-$(LABEL)
+bench-national: setup
+	$(BIN)/python -u bench/national_bench.py --children $(CHILDREN) --home $(NATIONAL_HOME) --port $(NATIONAL_PORT) \
+		--heap 2g --pagecache 6g --leave-running
+	$(BIN)/python bench/api_bench.py --label national-$(LABEL) --home $(NATIONAL_HOME) --port $(NATIONAL_PORT) \
+		--heap 2g --pagecache 6g --api-port 8095
+	CP_NEO4J_HOME=$(NATIONAL_HOME) CP_NEO4J_BOLT_PORT=$(NATIONAL_PORT) $(BIN)/contactpoint neo4j stop
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,11 +1,13 @@
 """API latency and throughput on a loaded database, next to the same queries run directly (the floor).
 
-Uses the benchmark DBMS that bench/load_bench.py fills (.neo4j/bench, Bolt 7689; run that first with
---children N), starts the API against it on port 8089 in demo mode, and measures, for the contacts card,
+By default uses the benchmark DBMS that bench/load_bench.py fills (.neo4j/bench, Bolt 7689; run that first
+with --children N); --home and --port name any other local store (e.g. one bench/national_bench.py made).
+Starts the API against it (port 8089 by default) in demo mode, and measures, for the contacts card,
 search and network: p50/p95/p99 through HTTP with audit, and the same graph/ functions through the
 driver without HTTP or audit; then sustained card requests/s with concurrent clients. Usage:
 
     .venv/bin/python bench/api_bench.py --label 1000000 [--requests 500] [--clients 16] [--seconds 20]
+    .venv/bin/python bench/api_bench.py --label national-1m --home .neo4j/national-1m --port 7695 --api-port 8095
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -81,14 +84,14 @@ end
 """
 
 
-def wrk_card(ids: list[str], headers: dict[str, str], *, clients: int, seconds: float) -> dict[str, Any]:
+def wrk_card(api_url: str, ids: list[str], headers: dict[str, str], *, clients: int, seconds: float) -> dict[str, Any]:
     """Sustained card requests with wrk (a C load generator), so the client takes little of the CPU."""
     lua = WRK_SCRIPT % (", ".join(f'"{i}"' for i in ids), ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items()))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
     try:
         out = subprocess.run(["wrk", "-t", "1", "-c", str(clients), "-d", f"{int(seconds)}s", "-s", script.name,
-                              "http://127.0.0.1:8089"], capture_output=True, text=True, check=True).stdout
+                              api_url], capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(script.name)
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
@@ -98,13 +101,13 @@ def wrk_card(ids: list[str], headers: dict[str, str], *, clients: int, seconds: 
             "p50_ms": p50 / 1000, "p95_ms": p95 / 1000, "p99_ms": p99 / 1000, "max_ms": worst / 1000}
 
 
-def python_card(ids: list[str], headers: dict[str, str], *, clients: int, seconds: float) -> dict[str, Any]:
+def python_card(api_url: str, ids: list[str], headers: dict[str, str], *, clients: int, seconds: float) -> dict[str, Any]:
     """Sustained card requests from Python threads (when wrk is not installed; the client then costs CPU)."""
     done, errors = [0] * clients, [0] * clients
     stop_at = time.perf_counter() + seconds
 
     def worker(k: int) -> None:
-        with httpx.Client(base_url="http://127.0.0.1:8089", timeout=30) as c:
+        with httpx.Client(base_url=api_url, timeout=30) as c:
             j = k
             while time.perf_counter() < stop_at:
                 r = c.get(f"/children/{ids[j % len(ids)]}", headers=headers)
@@ -130,14 +133,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--port", type=int, default=7689)
-    parser.add_argument("--pagecache", default="8g")
+    parser.add_argument("--home", type=Path, default=PROJECT_ROOT / ".neo4j" / "bench", help="the DBMS home")
+    parser.add_argument("--port", type=int, default=7689, help="its Bolt port")
+    parser.add_argument("--heap", default="4g", help="its heap, if it has to be started")
+    parser.add_argument("--pagecache", default="8g", help="its page cache, if it has to be started")
+    parser.add_argument("--api-port", type=int, default=8089)
     args = parser.parse_args()
 
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    settings = GraphSettings(uri=f"bolt://127.0.0.1:{args.port}", home=PROJECT_ROOT / ".neo4j" / "bench",
-                             dist=PROJECT_ROOT / ".neo4j" / "dist", bolt_port=args.port, heap="4g",
+    settings = GraphSettings(uri=f"bolt://127.0.0.1:{args.port}", home=args.home.resolve(),
+                             dist=PROJECT_ROOT / ".neo4j" / "dist", bolt_port=args.port, heap=args.heap,
                              pagecache=args.pagecache)
+    load_before = [round(x, 2) for x in os.getloadavg()]  # other work on the same cores shows in every figure
     local.start(settings, timeout=300)
     driver = connect(settings)
     schema.apply(driver, database=settings.database)
@@ -148,12 +154,14 @@ def main() -> None:
     ids = [s["id"] for s in sample][: args.requests]
     names = [(s["given"], s["family"]) for s in sample][: args.requests]
 
-    env = {**os.environ, "NEO4J_URI": settings.bolt_uri, "CP_API_DEMO_MODE": "true", "CP_API_PORT": "8089"}
-    api = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", "8089",
+    api_url = f"http://127.0.0.1:{args.api_port}"
+    env = {**os.environ, "NEO4J_URI": settings.bolt_uri, "CP_API_DEMO_MODE": "true", "CP_API_PORT": str(args.api_port)}
+    api = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+                            "--port", str(args.api_port),
                             "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"],
                            cwd=PROJECT_ROOT, env=env)
     try:
-        client = httpx.Client(base_url="http://127.0.0.1:8089", timeout=30)
+        client = httpx.Client(base_url=api_url, timeout=30)
         for _ in range(100):
             try:
                 if client.get("/ready").status_code == 200:
@@ -187,9 +195,9 @@ def main() -> None:
             print(name, latency[name], flush=True)
 
         if shutil.which("wrk"):
-            throughput = wrk_card(ids, prac, clients=args.clients, seconds=args.seconds)
+            throughput = wrk_card(api_url, ids, prac, clients=args.clients, seconds=args.seconds)
         else:
-            throughput = python_card(ids, prac, clients=args.clients, seconds=args.seconds)
+            throughput = python_card(api_url, ids, prac, clients=args.clients, seconds=args.seconds)
         throughput["api_workers"] = args.workers
         print("throughput", throughput, flush=True)
         counts = schema.status(driver, database=settings.database).nodes
@@ -198,9 +206,9 @@ def main() -> None:
         api.wait(timeout=30)
         driver.close()
     result = {"label": args.label, "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()],
               "children": counts.get("Child"), "audit_events_after": counts.get("AuditEvent"),
-              "latency": latency, "card_throughput": throughput,
+              "latency": latency, "card_throughput": throughput, "home": str(settings.home),
+              "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()],
               "note": "client, API (uvicorn) and Neo4j share the same 2-core machine"}
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"api-{args.label}.json"

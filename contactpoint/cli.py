@@ -13,15 +13,15 @@ from neo4j import Driver
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from contactpoint.common import console, database, fail
+from contactpoint.common import console, database, demo_users, fail
 from contactpoint.api_cli import api_app
 from contactpoint.api_cli import start as api_start
 from contactpoint.api_cli import stop as api_stop
 from contactpoint.audit_cli import audit_app
+from contactpoint.bulk_cli import bulk_load
 from contactpoint.users_cli import users_app
 from graph import local, schema, users
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
-from graph.viewer import Role
 from loaders.load import FeedError, LoadReport, load_dir
 
 app = typer.Typer(help="ContactPoint graph explorer: who else is working with this child.", no_args_is_help=True)
@@ -32,6 +32,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(api_app, name="api")
+app.command("bulk-load")(bulk_load)
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000
@@ -129,6 +130,8 @@ def generate(
     children: Annotated[int, typer.Option(min=1, max=20_000_000, help="How many children.")] = DEMO_CHILDREN,
     seed: Annotated[int, typer.Option(min=0, help="Random seed; the same seed gives the same England.")] = DEMO_SEED,
     as_of: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default fixed).")] = None,
+    by_region: Annotated[bool, typer.Option(
+        "--by-region", help="Build England region by region (bounded memory; the England bulk-load imports).")] = False,
 ) -> None:
     """Generate a synthetic England as CSV feeds (deterministic for a seed)."""
     from loaders.generate import DEFAULT_AS_OF, generate as run_generate
@@ -149,7 +152,8 @@ def generate(
             bar.update(tasks[stage], completed=done, total=total)
 
         try:
-            counts = run_generate(out, children=children, seed=seed, as_of=reference, progress=progress)
+            counts = run_generate(out, children=children, seed=seed, as_of=reference, by_region=by_region,
+                                  progress=progress)
         except OSError as exc:
             fail(f"cannot write the feeds to {out}: {exc.strerror or exc}")
     took = time.perf_counter() - started
@@ -238,25 +242,15 @@ def seed(
     manifest = feeds / "manifest.json"
     console.rule("Synthetic England")
     made = json.loads(manifest.read_text()) if manifest.is_file() else {}
-    if (made.get("children"), made.get("seed")) == (children, seed):
+    if (made.get("children"), made.get("seed"), made.get("by_region", False)) == (children, seed, False):
         console.print(f"Feeds already generated in {feeds}")
     else:
-        generate(out=feeds, children=children, seed=seed, as_of=None)
+        generate(out=feeds, children=children, seed=seed, as_of=None, by_region=False)
     console.rule("Load")
     with database(settings) as driver:
         run_load(driver, settings, feeds, None, 5000)
         console.rule("What is there")
         print_counts(driver, settings)
-
-
-def _demo_users(driver: Driver, settings: GraphSettings) -> None:
-    """The demo users, practitioners employed by a school of their authority."""
-    with driver.session(database=settings.database) as session:
-        agencies = {
-            u.username: session.execute_read(lambda tx, la=u.la_code: users.first_agency(tx, la_code=la, kind="school"))
-            for u in users.DEMO_USERS if u.role is Role.PRACTITIONER
-        }
-        session.execute_write(lambda tx: users.ensure_demo_users(tx, agency_for=agencies))
 
 
 @app.command()
@@ -273,7 +267,7 @@ def demo(
     seed(children=children, seed=seed_, out=None)
     console.rule("Demo users and the API")
     with database(settings) as driver:
-        _demo_users(driver, settings)
+        demo_users(driver, settings)
     api_start(port=port)
     console.print("Demo users (demo mode only; current TOTP code: .venv/bin/contactpoint api code USERNAME):")
     for user in users.DEMO_USERS:

@@ -42,7 +42,8 @@ OPTIONAL MATCH (addr)-[:IN]->(area:LocalAuthority)
 WITH c, holding, is_hidden, kin, kc, kp, ka, kaddr, addr, area,
      addr IS NOT NULL AND (addr.id IN kaddr OR {protected_address('addr')}) AS addr_withheld
 RETURN CASE WHEN is_hidden THEN {restricted('c', 'holding')} ELSE c {{
-  .id, .given_name, .family_name, .former_names, .dob, .gender, .nhs_number, .upn, .status,
+  .id, .given_name, .family_name, former_names: coalesce(c.former_names, []), .dob, .gender, .nhs_number,
+  .upn, .status,
   shielded: c.shielded,
   holding_team: {team('holding')},
   details_withheld: size(kin) > 0 OR addr_withheld,
@@ -91,7 +92,8 @@ OPTIONAL MATCH (c)-[cur:LIVED_AT WHERE cur.until IS NULL]->(addr:Address)-[:IN]-
 WITH c, score, coalesce(sla, hla) AS holding, {hidden('c')} AS is_hidden, addr, area,
      addr IS NOT NULL AND {protected_address('addr')} AS addr_withheld
 RETURN CASE WHEN is_hidden THEN {restricted('c', 'holding')} ELSE c {{
-  .id, .given_name, .family_name, .former_names, .dob, .gender, shielded: c.shielded,
+  .id, .given_name, .family_name, former_names: coalesce(c.former_names, []), .dob, .gender,
+  shielded: c.shielded,
   postcode: CASE WHEN addr_withheld THEN null ELSE addr.postcode END,
   area: CASE WHEN addr_withheld OR area IS NULL THEN null ELSE area.name END
 }} END AS child

@@ -23,6 +23,7 @@ from graph.config import GraphSettings
 
 HOST = "127.0.0.1"
 MAIN_CLASS = "org.contactpoint.server.EmbeddedNeo4j"
+ADMIN_CLASS = "org.neo4j.cli.AdminTool"
 SERVER_DIR = Path(__file__).resolve().parent / "server"
 POM = SERVER_DIR / "pom.xml"
 SOURCE = SERVER_DIR / "src/main/java/org/contactpoint/server/EmbeddedNeo4j.java"
@@ -159,13 +160,30 @@ def _build(settings: GraphSettings, dist: Path, progress: Progress | None) -> No
     (dist / "classpath.args").write_text(f'-cp\n"{classpath}"\n')
 
 
+def _class_data_archive(dist: Path) -> Path:
+    java_version = _java_version(shutil.which("java") or "java") or "unknown"
+    return dist / f"classes-java{java_version}.jsa"
+
+
 def _class_data_options(dist: Path) -> list[str]:
     """Reuse a class-data archive of Neo4j's classes (halves start time), or write it at first exit."""
-    java_version = _java_version(shutil.which("java") or "java") or "unknown"
-    archive = dist / f"classes-java{java_version}.jsa"
+    archive = _class_data_archive(dist)
     if archive.is_file():
         return [f"-XX:SharedArchiveFile={archive}", "-Xshare:auto"]
     return [f"-XX:ArchiveClassesAtExit={archive}", "-Xlog:cds=off,cds+dynamic=off"]
+
+
+def admin_command(dist: Path, heap: str, *args: str) -> list[str]:
+    """A java command line running neo4j-admin (AdminTool) from the DBMS's own jars and class-data archive."""
+    archive = _class_data_archive(dist)
+    share = [f"-XX:SharedArchiveFile={archive}", "-Xshare:auto"] if archive.is_file() else []
+    return ["java", f"-Xmx{heap}", *JVM_OPTIONS, *share, f"@{dist / 'classpath.args'}", ADMIN_CLASS,
+            *args]
+
+
+def import_marker(settings: GraphSettings) -> Path:
+    """Present while a bulk import into this home runs (or if one was interrupted): the DBMS will not start."""
+    return settings.home / "run" / "bulk-import"
 
 
 def _alive(pid: int) -> bool:
@@ -275,6 +293,12 @@ def start(settings: GraphSettings, *, timeout: float = 120, progress: Progress |
     current = status(settings)
     if current.running:
         return current
+    if import_marker(settings).exists():
+        raise LocalNeo4jError(
+            f"a bulk import into {settings.home} is running or was interrupted ({import_marker(settings)}): "
+            "wait for it; if none is running, run 'contactpoint bulk-load --overwrite' again, or delete that file "
+            "to start on the store as it is"
+        )
     check_prerequisites(need_maven=False)
     dist = ensure_installed(settings, progress)
     _check_port_free(settings.bolt_port)

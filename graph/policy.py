@@ -95,8 +95,8 @@ def team(la_var: str) -> str:
 def restricted(var: str, holding_var: str) -> str:
     """Rule 1: exactly what a hidden shielded record shows."""
     return (
-        f"{var} {{.id, .given_name, .family_name, .former_names, .dob, .gender, shielded: true, "
-        f"holding_team: {team(holding_var)}}}"
+        f"{var} {{.id, .given_name, .family_name, former_names: coalesce({var}.former_names, []), .dob, .gender, "
+        f"shielded: true, holding_team: {team(holding_var)}}}"
     )
 
 

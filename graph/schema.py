@@ -110,15 +110,20 @@ def status(driver: Driver, *, database: str) -> SchemaStatus:
         for r in data["relationships"]
         if r.get("relationshipType") and "startLabel" not in r and "endLabel" not in r
     }
-    indexes, _, _ = driver.execute_query(LIST_INDEXES, database_=database, routing_=RoutingControl.READ)
     return SchemaStatus(
         version=version,
         latest=SCHEMA_VERSION,
         applied_at=applied_at,
         nodes=dict(sorted(nodes.items())),
         relationships=dict(sorted(rels.items())),
-        indexes=[(r["name"], r["state"], r["populationPercent"]) for r in indexes],
+        indexes=indexes(driver, database=database),
     )
+
+
+def indexes(driver: Driver, *, database: str) -> list[tuple[str, str, float]]:
+    """Every index (constraints' own included) as (name, state, population percent)."""
+    records, _, _ = driver.execute_query(LIST_INDEXES, database_=database, routing_=RoutingControl.READ)
+    return [(r["name"], r["state"], r["populationPercent"]) for r in records]
 
 
 # Relationships first: detaching a dense node (an authority holding 100,000 children) in one

@@ -5,24 +5,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from loaders.feeds import FEEDS, FEEDS_BY_NAME
+from loaders.csvout import CsvFiles, csv_lines
+from loaders.feeds import FEEDS, FeedSpec
 from loaders.synth import casework, people, places, registers, services
 from loaders.synth import involvements as inv
 from loaders.synth import rates
-from loaders.synth.fmt import OPEN, Dates, bools, day, nhs_numbers, quote, upns
+from loaders.synth.fmt import NHS_BODIES, OPEN, Dates, bools, day, nhs_numbers, quote, upns
 from loaders.synth.fmt import ids as serial_ids
 
 # Fixed, so a seed gives the same files whatever today's date is.
 DEFAULT_AS_OF = date(2026, 10, 31)
 GENERATOR_VERSION = "1.0.0"
 MANIFEST = "manifest.json"
-_CHUNK = 200_000
 
 Progress = Callable[[str, int, int], None]
 Columns = dict[str, np.ndarray]
@@ -32,7 +34,7 @@ _STAGES = ("households", "homes", "plans", "carers", "services", "schools", "gps
            "shielding", "identifiers")
 
 # Free-text columns: the only ones that can hold a comma or a quote, so the only ones quoted.
-_TEXT = {
+TEXT = {
     "authorities": ("name", "region"),
     "agencies": ("name",),
     "practitioners": ("name", "job_title"),
@@ -50,11 +52,89 @@ def generate(
     children: int,
     seed: int,
     as_of: date = DEFAULT_AS_OF,
+    by_region: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, int]:
     """Write every feed and then ``manifest.json`` into ``out_dir``; return rows per feed.
 
-    Same seed, children and as_of give byte-identical files. No date written is after as_of.
+    Same seed, children, as_of and by_region give byte-identical files. No date written is after
+    as_of. ``by_region`` builds England one region at a time (bounded memory; see ``england``).
+
+    Raises:
+        ValueError: children below 1, or a negative seed.
+    """
+    out = Path(out_dir)
+    parts = england(children, seed, as_of=as_of, by_region=by_region, progress=progress)
+    counts: dict[str, int] = {spec.name: 0 for spec in FEEDS}
+    digests = {spec.name: hashlib.sha256() for spec in FEEDS}
+    out.mkdir(parents=True, exist_ok=True)
+    # An interrupted run must not leave an old manifest vouching for half-written files.
+    (out / MANIFEST).unlink(missing_ok=True)
+    with CsvFiles(out, {spec.name: spec.filename for spec in FEEDS}) as files:
+        for spec in FEEDS:
+            files.write(spec.name, (",".join(spec.columns) + "\n").encode(), digests[spec.name])
+        for part in parts:
+            for spec in FEEDS:
+                counts[spec.name] += _write(files, spec, part.tables.pop(spec.name)(), digests[spec.name],
+                                            part.progress)
+    manifest = {
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "children": children,
+        "as_of": as_of.isoformat(),
+        "by_region": by_region,
+        "rows": counts,
+        "sha256": {name: digest.hexdigest() for name, digest in digests.items()},
+    }
+    tmp = out / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out / MANIFEST)
+    return counts
+
+
+WHOLE = "England"
+
+
+@dataclass(frozen=True)
+class _Serials:
+    """How many ids of each kind earlier parts used: a part numbers its records on from these."""
+
+    child: int = 0
+    address: int = 0
+    carer: int = 0
+    agency: int = 0
+    practitioner: int = 0
+
+
+@dataclass
+class Part:
+    """One simulated piece of England: its name, how many children, and a formatter per feed.
+
+    ``tables`` maps each feed to a function returning its columns (text, as written); pop each one
+    and drop it once written, so only one feed's text is held at a time. ``progress`` takes the
+    progress of writing them (by region: counted as steps of the part, one per feed).
+    """
+
+    name: str
+    children: int
+    tables: dict[str, Callable[[], Columns]]
+    progress: Progress | None
+
+
+def england(
+    children: int,
+    seed: int,
+    *,
+    as_of: date = DEFAULT_AS_OF,
+    by_region: bool = False,
+    progress: Progress | None = None,
+) -> Iterator[Part]:
+    """Simulate England in one piece, or region by region, yielding each part once it is built.
+
+    By region, each of the nine regions is a closed world with its share of the children (by postcode
+    weight): families move and children are placed only within it, and its ids follow on from the
+    previous region's. Memory is then bounded by the largest region (about a fifth of England), not
+    by the whole. The one-piece England and the regional one are different Englands for the same seed.
 
     Raises:
         ValueError: children below 1, or a negative seed.
@@ -63,44 +143,67 @@ def generate(
         raise ValueError("children must be at least 1")
     if seed < 0:
         raise ValueError("seed must not be negative")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    # An interrupted run must not leave an old manifest vouching for half-written files.
-    (out / MANIFEST).unlink(missing_ok=True)
-    report = progress or (lambda stage, done, total: None)
-    tables = _build(children, seed, as_of, report)
-    counts, digests = {}, {}
-    for spec in FEEDS:
-        counts[spec.name], digests[spec.name] = _write(out, spec.name, tables.pop(spec.name)(), report)
-    manifest = {
-        "generator_version": GENERATOR_VERSION,
-        "seed": seed,
-        "children": children,
-        "as_of": as_of.isoformat(),
-        "rows": counts,
-        "sha256": digests,
-    }
-    tmp = out / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, out / MANIFEST)
-    return counts
+    return _parts(children, seed, as_of, by_region, progress)
 
 
-def _build(children: int, seed: int, as_of: date, report: Progress) -> dict[str, Callable[[], Columns]]:
-    """Simulate every stage, and return for each feed a function that formats its columns.
+def _parts(children: int, seed: int, as_of: date, by_region: bool, progress: Progress | None) -> Iterator[Part]:
+    if not by_region:
+        streams = np.random.SeedSequence(seed).spawn(len(_STAGES))
+        tables, _ = _build(places.load_geo(), children, streams, NHS_BODIES, _Serials(), as_of, progress)
+        yield Part(WHOLE, children, tables, progress)
+        return
+    regions = places.region_geos()
+    shares = places.apportion(children, np.array([geo.weight.sum() for _, geo in regions]))
+    # The seed's next stream after the stages' own (unused by one-piece England), split per region.
+    streams = np.random.SeedSequence(seed, spawn_key=(len(_STAGES),)).spawn(len(regions))
+    low, high = NHS_BODIES
+    width = (high - low) // len(regions)
+    serials = _Serials()
+    for k, ((region, geo), count) in enumerate(zip(regions, shares.tolist())):
+        if count == 0:
+            continue
+        bodies = (low + k * width, low + (k + 1) * width)
+        steps = _PartSteps(progress, region, len(_STAGES) - 2 + len(FEEDS))
+        tables, serials = _build(geo, count, streams[k].spawn(len(_STAGES)), bodies, serials, as_of, steps)
+        yield Part(region, count, tables, steps)
+        del tables
+
+
+class _PartSteps:
+    """Progress of a regional part as one count of finished steps (build stages, then feeds written)."""
+
+    def __init__(self, report: Progress | None, name: str, steps: int):
+        self.report, self.name, self.steps, self.done = report, name, steps, 0
+        if report is not None:
+            report(name, 0, steps)
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if done == total and self.report is not None:
+            self.done = min(self.done + 1, self.steps)
+            self.report(self.name, self.done, self.steps)
+
+
+def _build(
+    geo: places.Geo,
+    children: int,
+    streams: list[np.random.SeedSequence],
+    nhs_bodies: tuple[int, int],
+    first: _Serials,
+    as_of: date,
+    progress: Progress | None,
+) -> tuple[dict[str, Callable[[], Columns]], _Serials]:
+    """Simulate every stage of one part; return a formatter per feed and the serials used so far.
 
     Formatting waits until the feed is written, so only one feed's text is held at a time.
     """
-    streams = np.random.SeedSequence(seed).spawn(len(_STAGES))
-    rng = {name: np.random.Generator(np.random.PCG64(s)) for name, s in zip(_STAGES, streams)}
+    rng = {stage: np.random.Generator(np.random.PCG64(s)) for stage, s in zip(_STAGES, streams)}
     today = day(as_of)
     dates = Dates(today)
-    step = _Steps(report)
+    step = _Steps(progress or (lambda stage, done, total: None))
 
     step("households")
-    geo = places.load_geo()
     pop = people.make_population(children, geo.weight, today, rng["households"])
-    child_id = serial_ids("C", children, 8)
+    child_id = serial_ids("C", children, 8, start=first.child + 1)
 
     step("homes")
     book = places.AddressBook(geo, rng["homes"])
@@ -120,12 +223,12 @@ def _build(children: int, seed: int, as_of: date, report: Progress) -> dict[str,
     last_day = np.where(res.until[last] == OPEN, today, res.until[last])
 
     step("carers")
-    carers = _carers(pop, placed, rng["carers"])
+    carers, carer_count = _carers(pop, placed, first.carer, rng["carers"])
 
     step("services")
     per_la = np.bincount(child_la, minlength=len(geo))
-    svc = services.build(geo, per_la, lambda n: serial_ids("G", n, 6), lambda n: serial_ids("P", n, 7),
-                         rng["services"])
+    svc = services.build(geo, per_la, lambda n: serial_ids("G", n, 6, start=first.agency + 1),
+                         lambda n: serial_ids("P", n, 7, start=first.practitioner + 1), rng["services"])
     agency_id = svc.columns["agency_id"]
 
     step("schools")
@@ -149,19 +252,23 @@ def _build(children: int, seed: int, as_of: date, report: Progress) -> dict[str,
 
     used = np.zeros(book.count, dtype=bool)
     used[res.address] = True
-    address_id = serial_ids("A", book.count, 8)
+    address_id = serial_ids("A", book.count, 8, start=first.address + 1)
     kinds = np.array(casework.PLAN_KINDS, dtype=object)
     service_names = np.array(inv.SERVICES, dtype=object)
-    return {
+    serials = _Serials(child=first.child + children, address=first.address + book.count,
+                      carer=first.carer + carer_count, agency=first.agency + len(agency_id),
+                      practitioner=first.practitioner + len(svc.prac_columns["practitioner_id"]))
+
+    tables: dict[str, Callable[[], Columns]] = {
         "authorities": lambda: {
             "code": geo.codes, "name": geo.names, "region": geo.regions,
-            "team_phone": geo.phone_prefix + np.array([f"{100 + i:03d}" for i in range(len(geo))], dtype=object),
+            "team_phone": geo.phone_prefix + np.array([f"{n - 101:03d}" for n in geo.number], dtype=object),
             "team_email": "childrens.records.team@" + geo.slugs + ".gov.uk.example",
         },
         "agencies": lambda: svc.columns,
         "practitioners": lambda: svc.prac_columns,
-        "children": lambda: _children(pop, plans, reception, child_la, geo, child_id, today, dates,
-                                      rng["identifiers"]),
+        "children": lambda: _children(pop, plans, reception, child_la, geo, child_id, first.child, nhs_bodies, today,
+                                      dates, rng["identifiers"]),
         "addresses": lambda: {k: v[used] for k, v in book.columns(address_id).items()},
         "residences": lambda: {"child_id": child_id[res.child], "address_id": address_id[res.address],
                                "since": dates(res.since), "until": dates(res.until)},
@@ -185,6 +292,7 @@ def _build(children: int, seed: int, as_of: date, report: Progress) -> dict[str,
             "la_code": geo.codes[child_la[shield.child]], "decided_on": dates(shield.decided), "reason": shield.reason,
         },
     }
+    return tables, serials
 
 
 class _Steps:
@@ -231,8 +339,10 @@ def _off_roll(pop: people.Population, plans: casework.Plans, school: registers.S
     return registers.take_off_roll(school, missing, today, 20, 200, rng)
 
 
-def _carers(pop: people.Population, placed: casework.Placements, rng: np.random.Generator) -> Columns:
-    """Household carers for every child, plus foster carers for children in foster care.
+def _carers(pop: people.Population, placed: casework.Placements, first: int,
+            rng: np.random.Generator) -> tuple[Columns, int]:
+    """Household carers for every child, plus foster carers for children in foster care; and how many
+    carers there are (numbered on from ``first``).
 
     ``child_id`` holds child indices here; they become ids when the feed is written.
     """
@@ -244,7 +354,7 @@ def _carers(pop: people.Population, placed: casework.Placements, rng: np.random.
     given = np.concatenate([home.given, fc.given])
     family = np.concatenate([home.family, fc.family])
     phone, email = people.contact(rng, given, family)
-    carer_id = serial_ids("K", len(given), 8)
+    carer_id = serial_ids("K", len(given), 8, start=first + 1)
     carer = np.concatenate([home.carer, fc.carer])
     child = np.concatenate([home.child, fc.child])
     order = np.lexsort((carer, child))
@@ -257,18 +367,19 @@ def _carers(pop: people.Population, placed: casework.Placements, rng: np.random.
         "child_id": child,
         "relationship": np.concatenate([home.relationship, fc.relationship])[order],
         "parental_responsibility": bools(np.concatenate([home.responsible, fc.responsible])[order]),
-    }
+    }, len(given)
 
 
 def _children(pop: people.Population, plans: casework.Plans, reception: np.ndarray, child_la: np.ndarray,
-              geo: places.Geo, child_id: np.ndarray, today: int, dates: Dates, rng: np.random.Generator) -> Columns:
+              geo: places.Geo, child_id: np.ndarray, first: int, nhs_bodies: tuple[int, int], today: int,
+              dates: Dates, rng: np.random.Generator) -> Columns:
     """The children feed, with NHS numbers, UPNs for those who have started school, and
     local authority child ids for those known to children's social care."""
     n = pop.children
     upn = np.full(n, "", dtype=object)
     pupils = np.flatnonzero(reception <= today)
     serial = rng.permutation(n)
-    upn[pupils] = upns(201 + child_la[pupils], serial[pupils])
+    upn[pupils] = upns(geo.number[child_la[pupils]], first + serial[pupils])
     social = np.isin(plans.kind, (casework.CP, casework.LAC, casework.CIN))
     order = np.lexsort((plans.since[social], plans.child[social]))
     known, first = np.unique(plans.child[social][order], return_index=True)
@@ -283,7 +394,7 @@ def _children(pop: people.Population, plans: casework.Plans, reception: np.ndarr
         "former_names": pop.former,
         "dob": dates(pop.dob),
         "gender": people.GENDERS[pop.gender],
-        "nhs_number": nhs_numbers(rng, n),
+        "nhs_number": nhs_numbers(rng, n, nhs_bodies),
         "upn": upn,
         "la_child_id": la_child,
         "status": people.STATUSES[status],
@@ -296,29 +407,17 @@ def _spells(spells: registers.Spells, child_id: np.ndarray, agency_id: np.ndarra
             "agency_id": agency_id[spells.agency]}
 
 
-def _write(out: Path, name: str, columns: Columns, report: Progress) -> tuple[int, str]:
-    """Write one feed under a temporary name, then rename it into place."""
-    spec = FEEDS_BY_NAME[name]
+def _write(files: CsvFiles, spec: FeedSpec, columns: Columns, digest: Any, report: Progress | None) -> int:
+    """Append one part's rows of a feed; returns how many."""
     missing = set(spec.columns) ^ set(columns)
     if missing:
-        raise RuntimeError(f"{name}: columns {sorted(missing)} do not match the feed model")
-    cells = [quote(columns[c]) if c in _TEXT.get(name, ()) else columns[c] for c in spec.columns]
+        raise RuntimeError(f"{spec.name}: columns {sorted(missing)} do not match the feed model")
+    cells = [quote(columns[c]) if c in TEXT.get(spec.name, ()) else columns[c] for c in spec.columns]
     rows = len(cells[0])
-    digest = hashlib.sha256()
-    tmp = out / f".{spec.filename}.tmp"
-    try:
-        with tmp.open("wb") as f:
-            head = (",".join(spec.columns) + "\n").encode()
-            f.write(head)
-            digest.update(head)
-            report(spec.filename, 0, rows)
-            for start in range(0, rows, _CHUNK):
-                block = [np.asarray(c[start:start + _CHUNK]).tolist() for c in cells]
-                data = ("\n".join(map(",".join, zip(*block))) + "\n").encode("utf-8")
-                f.write(data)
-                digest.update(data)
-                report(spec.filename, min(start + _CHUNK, rows), rows)
-        os.replace(tmp, out / spec.filename)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return rows, digest.hexdigest()
+    if report is not None:
+        report(spec.filename, 0, rows)
+    for done, data in csv_lines(cells, rows):
+        files.write(spec.name, data, digest)
+        if report is not None:
+            report(spec.filename, done, rows)
+    return rows

@@ -202,9 +202,9 @@ def read_rows(spec: FeedSpec, path: Path) -> Iterator[tuple[int, dict[str, Any] 
                 continue
             seen[key] = line
             row["line"] = line
-            if spec.name == "children":
-                row["former_names"] = list(row["former_names"])
-                row["former_names_text"] = " ".join(row["former_names"])
+            if spec.name == "children":  # no former names: no property (as the bulk importer writes it)
+                row["former_names"] = list(row["former_names"]) or None
+                row["former_names_text"] = " ".join(row["former_names"] or ()) or None
             yield line, row, None, fields
 
 

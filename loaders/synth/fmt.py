@@ -100,15 +100,25 @@ def phones(prefixes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(prefixes, dtype=object) + _THREE_DIGITS[rng.integers(0, 1000, len(prefixes))]
 
 
-def nhs_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` distinct NHS numbers with a valid Modulus 11 check digit.
+NHS_BODIES = (900_000_000, 1_000_000_000)
+
+
+def nhs_numbers(rng: np.random.Generator, n: int, bodies: tuple[int, int] = NHS_BODIES) -> np.ndarray:
+    """``n`` distinct NHS numbers with a valid Modulus 11 check digit, their first nine digits in ``bodies``.
 
     All start with 9: NHS numbers beginning with 9 are never issued to patients in England
-    (999 is the published test range), so none can be a real person's.
+    (999 is the published test range), so none can be a real person's. Disjoint ``bodies``
+    give disjoint numbers.
+
+    Raises:
+        ValueError: the range is too small for ``n`` numbers.
     """
+    low, high = bodies
+    if not NHS_BODIES[0] <= low < high <= NHS_BODIES[1] or n > (high - low) * 0.8:
+        raise ValueError(f"cannot draw {n:,} NHS numbers from bodies {low:,}..{high:,}")
     found = np.empty(0, dtype=np.int64)
     while len(found) < n:
-        base = rng.integers(900_000_000, 1_000_000_000, size=int((n - len(found)) * 1.15) + 16)
+        base = rng.integers(low, high, size=int((n - len(found)) * 1.15) + 16)
         total = np.zeros(len(base), dtype=np.int64)
         for i in range(9):
             total += (base // 10 ** (8 - i) % 10) * (10 - i)

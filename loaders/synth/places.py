@@ -17,7 +17,10 @@ _SUFFIXES = (", City of", ", County of")
 
 @dataclass(frozen=True)
 class Geo:
-    """The 153 authorities (indexed 0..L-1 by code) and their postcodes as flat arrays."""
+    """Authorities (indexed 0..L-1 by code; all 153, or one region's) and their postcodes as flat arrays.
+
+    ``number`` is each authority's three-digit LA number (as in UPNs), the same whichever Geo holds it.
+    """
 
     codes: np.ndarray
     names: np.ndarray
@@ -27,6 +30,7 @@ class Geo:
     slugs: np.ndarray
     phone_prefix: np.ndarray
     districts: np.ndarray
+    number: np.ndarray
     weight: np.ndarray
     pool_start: np.ndarray
     pool_len: np.ndarray
@@ -52,8 +56,23 @@ def _town(name: str, region: str) -> str:
 @lru_cache(maxsize=1)
 def load_geo() -> Geo:
     """Authorities and postcode pools from loaders.geography, with neighbours by distance."""
+    return _make_geo(geography.load_authorities())
+
+
+def region_geos() -> list[tuple[str, Geo]]:
+    """England region by region (sorted by name): each region's authorities as a Geo of its own.
+
+    Neighbours are the nearest authorities within the region, so a region is a closed world.
+    """
     authorities = geography.load_authorities()
+    return [(region, _make_geo([a for a in authorities if a.region == region]))
+            for region in sorted({a.region for a in authorities})]
+
+
+def _make_geo(authorities: list[geography.Authority]) -> Geo:
+    """A Geo of the given authorities (in code order), with neighbours among them."""
     pools = geography.postcode_pools()
+    number = {a.code: 201 + i for i, a in enumerate(geography.load_authorities())}
     codes = [a.code for a in authorities]
     lens = np.array([len(pools[c]) for c in codes], dtype=np.int64)
     east = np.concatenate([pools[c].easting for c in codes]).astype(np.int64)
@@ -64,7 +83,7 @@ def load_geo() -> Geo:
     cy = np.add.reduceat(north, starts) / lens
     dist = np.hypot(cx[:, None] - cx[None, :], cy[:, None] - cy[None, :])
     np.fill_diagonal(dist, np.inf)
-    neighbours = np.argsort(dist, axis=1, kind="stable")[:, : rates.NEIGHBOURS]
+    neighbours = np.argsort(dist, axis=1, kind="stable")[:, : min(rates.NEIGHBOURS, len(codes) - 1)]
     regions = np.array([a.region for a in authorities], dtype=object)
     peers = [np.flatnonzero((regions == r) & (np.arange(len(codes)) != i)) for i, r in enumerate(regions)]
     width = max(len(p) for p in peers)
@@ -79,6 +98,7 @@ def load_geo() -> Geo:
         phone_prefix=np.array([REGION_PHONE_PREFIX.get(a.region, DRAMA_FALLBACK_PREFIX) for a in authorities],
                               dtype=object),
         districts=np.array([max(1, len(a.districts)) for a in authorities], dtype=np.int64),
+        number=np.array([number[c] for c in codes], dtype=np.int64),
         weight=np.array([pools[c].weight for c in codes], dtype=np.float64),
         pool_start=starts.astype(np.int64),
         pool_len=lens,

@@ -1,0 +1,197 @@
+"""Synthetic England straight into Neo4j bulk-import files (graph.bulk.GROUPS), region by region.
+
+Each feed the generator builds is turned into the nodes and relationships graph/ingest.py would write for
+it, without the feed files in between: the same keys, properties and types, the last shielding decision of
+a child winning, a carer's details from their last row. tests/test_bulk.py proves the imported graph equal
+to the one the online loader makes from the same England written as feeds (``generate --by-region``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from graph.bulk import GROUPS
+from loaders.csvout import CsvFiles, csv_lines
+from loaders.feeds import FEEDS
+from loaders.generate import DEFAULT_AS_OF, GENERATOR_VERSION, TEXT, Columns, Progress, england
+from loaders.synth.fmt import quote
+
+MANIFEST = "bulk-manifest.json"
+FORMAT = "neo4j-admin database import full (5.x CSV)"
+Rows = dict[str, list[np.ndarray]]  # group file -> its cells in header order (already quoted where needed)
+
+_GROUP = {g.file: g for g in GROUPS}
+
+
+def write_bulk(
+    out_dir: Path,
+    *,
+    children: int,
+    seed: int,
+    as_of: date = DEFAULT_AS_OF,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Write every bulk file, then ``bulk-manifest.json``, into ``out_dir``; return rows per file.
+
+    The England is the one ``generate --by-region`` writes as feeds for the same arguments, and the files
+    are byte-identical for the same arguments. Memory is bounded by the largest region.
+
+    Raises:
+        ValueError: children below 1, or a negative seed.
+    """
+    out = Path(out_dir)
+    parts = england(children, seed, as_of=as_of, by_region=True, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)
+    counts = {g.file: 0 for g in GROUPS}
+    with CsvFiles(out, {g.file: g.file for g in GROUPS}) as files:
+        for g in GROUPS:
+            files.write(g.file, (",".join(g.header) + "\n").encode())
+        for part in parts:
+            # Shielding first: a child's node carries the outcome of its decisions.
+            shielding = _last_decisions(part.tables.pop("shielding")())
+            for spec in FEEDS:
+                if spec.name == "shielding":
+                    rows = {"shielded_by.csv": shielding["rows"]}
+                else:
+                    rows = _TRANSFORMS[spec.name](_quoted(spec.name, part.tables.pop(spec.name)()), shielding)
+                for file, cells in rows.items():
+                    counts[file] += _append(files, file, cells)
+                if part.progress is not None:
+                    part.progress(spec.filename, 1, 1)
+    manifest = {"format": FORMAT, "generator_version": GENERATOR_VERSION, "seed": seed, "children": children,
+                "as_of": as_of.isoformat(), "rows": counts}
+    tmp = out / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out / MANIFEST)
+    return counts
+
+
+def read_manifest(out_dir: Path) -> dict[str, object]:
+    """The manifest of a finished write_bulk in out_dir ({} if there is none)."""
+    try:
+        return json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _quoted(feed: str, columns: Columns) -> Columns:
+    """CSV-quote the feed's free-text columns (the only ones that can hold a comma or a quote)."""
+    return {k: quote(v) if k in TEXT.get(feed, ()) else v for k, v in columns.items()}
+
+
+def _append(files: CsvFiles, file: str, cells: list[np.ndarray]) -> int:
+    width = len(_GROUP[file].header)
+    if len(cells) != width:
+        raise RuntimeError(f"{file}: {len(cells)} columns for a header of {width}")
+    rows = len(cells[0])
+    for _, data in csv_lines(cells, rows):
+        files.write(file, data)
+    return rows
+
+
+def _last_decisions(columns: Columns) -> dict:
+    """Apply shielding decisions in file order, as the online loader does: the last one per child wins.
+
+    Returns the children shielded in the end, and their SHIELDED_BY rows (since the decision, its reason).
+    """
+    child = np.asarray(columns["child_id"], dtype=object)
+    _, first_from_end = np.unique(child.astype(str)[::-1], return_index=True)
+    last = np.sort(len(child) - 1 - first_from_end)
+    final = last[np.asarray(columns["shielded"], dtype=object)[last] == "true"]
+    reason = quote(np.asarray(columns["reason"], dtype=object)[final])
+    return {
+        "shielded": np.asarray(child[final], dtype=object),
+        "rows": [child[final], np.asarray(columns["la_code"], dtype=object)[final],
+                 np.asarray(columns["decided_on"], dtype=object)[final], reason],
+    }
+
+
+def _authorities(c: Columns, _: dict) -> Rows:
+    return {"authorities.csv": [c["code"], c["name"], c["region"], c["team_phone"], c["team_email"]]}
+
+
+def _agencies(c: Columns, _: dict) -> Rows:
+    return {"agencies.csv": [c["agency_id"], c["name"], c["kind"], c["phone"], c["email"], c["la_code"]],
+            "agency_in.csv": [c["agency_id"], c["la_code"]]}
+
+
+def _practitioners(c: Columns, _: dict) -> Rows:
+    return {"practitioners.csv": [c["practitioner_id"], c["name"], c["job_title"], c["phone"], c["email"]],
+            "works_for.csv": [c["practitioner_id"], c["agency_id"]]}
+
+
+def _children(c: Columns, shielding: dict) -> Rows:
+    child = c["child_id"]
+    # A set, not np.isin: on object arrays np.isin compares every child with every shielded one.
+    final = set(shielding["shielded"].tolist())
+    shielded = np.array(["true" if k in final else "false" for k in child.tolist()], dtype=object)
+    # Online, the text of former names is the names joined by spaces; with none, neither property is set.
+    # Swapping the separator inside an already quoted cell leaves it quoted correctly.
+    former = np.asarray(c["former_names"], dtype=object)
+    text = np.char.replace(former.astype(str), ";", " ").astype(object) if len(former) else former
+    return {
+        "children.csv": [child, c["given_name"], c["family_name"], former, text, c["dob"], c["gender"],
+                         c["nhs_number"], c["upn"], c["la_child_id"], c["status"], shielded],
+        "held_by.csv": [child, c["la_code"]],
+    }
+
+
+def _addresses(c: Columns, _: dict) -> Rows:
+    return {"addresses.csv": [c["address_id"], c["line1"], c["line2"], c["town"], c["postcode"], c["la_code"],
+                              c["easting"], c["northing"]],
+            "address_in.csv": [c["address_id"], c["la_code"]]}
+
+
+def _carers(c: Columns, _: dict) -> Rows:
+    """One node per carer, with the details of their last row (each row sets them online)."""
+    carer = np.asarray(c["carer_id"], dtype=object)
+    _, first_from_end = np.unique(carer.astype(str)[::-1], return_index=True)  # fixed-width: sorted in C
+    last = np.sort(len(carer) - 1 - first_from_end)
+    return {
+        "carers.csv": [carer[last], *(np.asarray(c[k], dtype=object)[last] for k in ("name", "phone", "email"))],
+        "cares_for.csv": [carer, c["child_id"], c["relationship"], c["parental_responsibility"]],
+    }
+
+
+def _spells(file: str) -> Callable[[Columns, dict], Rows]:
+    return lambda c, _: {file: [c["child_id"], c["agency_id"], c["since"], c["until"]]}
+
+
+def _residences(c: Columns, _: dict) -> Rows:
+    return {"lived_at.csv": [c["child_id"], c["address_id"], c["since"], c["until"]]}
+
+
+def _involvements(c: Columns, _: dict) -> Rows:
+    return {"involved_with.csv": [c["practitioner_id"], c["child_id"], c["service"], c["since"], c["until"],
+                                  c["lead"], c["sensitive"], c["consent"]]}
+
+
+def _plans(c: Columns, _: dict) -> Rows:
+    return {"has_plan.csv": [c["child_id"], c["la_code"], c["kind"], c["since"], c["until"]]}
+
+
+def _attendances(c: Columns, _: dict) -> Rows:
+    return {"attended.csv": [c["child_id"], c["agency_id"], c["at"], c["reason"]]}
+
+
+_TRANSFORMS: dict[str, Callable[[Columns, dict], Rows]] = {
+    "authorities": _authorities,
+    "agencies": _agencies,
+    "practitioners": _practitioners,
+    "children": _children,
+    "addresses": _addresses,
+    "residences": _residences,
+    "carers": _carers,
+    "school_enrolments": _spells("enrolled_at.csv"),
+    "gp_registrations": _spells("registered_with.csv"),
+    "involvements": _involvements,
+    "plans": _plans,
+    "attendances": _attendances,
+}
