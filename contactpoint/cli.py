@@ -13,11 +13,12 @@ from neo4j import Driver
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from contactpoint.common import console, database, fail
+from contactpoint.alerts_cli import alerts_app, parse_as_of, run_scan
 from contactpoint.api_cli import api_app
 from contactpoint.api_cli import start as api_start
 from contactpoint.api_cli import stop as api_stop
 from contactpoint.audit_cli import audit_app
+from contactpoint.common import console, database, fail
 from contactpoint.users_cli import users_app
 from graph import local, schema, users
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
@@ -32,6 +33,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(api_app, name="api")
+app.add_typer(alerts_app, name="alerts")
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000
@@ -207,8 +209,10 @@ def load(
     folder: Annotated[Path, typer.Argument(help="Folder of feed CSVs (see docs/feeds.md).")],
     rejects: Annotated[Path | None, typer.Option(help="Rejects file (default FOLDER/rejects.csv).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 5000,
+    as_of: Annotated[str | None, typer.Option(help="Date of the alert scan after the load (default today).")] = None,
 ) -> None:
-    """Validate and load a folder of feeds; rejected rows go to the rejects file."""
+    """Validate and load a folder of feeds, then scan for alerts; rejected rows go to the rejects file."""
+    day = parse_as_of(as_of)
     settings = get_settings()
     with database(settings) as driver:
         try:
@@ -217,8 +221,12 @@ def load(
             fail(str(exc))
         except OSError as exc:
             fail(f"cannot read the feeds in {folder}: {exc}")
-    if any(r.error for r in report.results):
-        raise typer.Exit(code=2)
+        if any(r.error for r in report.results):
+            console.print("[yellow]Alert scan skipped[/]: a feed could not be read; fix it and load again, "
+                          "or run 'contactpoint alerts scan'.", highlight=False)
+            raise typer.Exit(code=2)
+        console.print(f"Load complete; scanning for alerts as of {day.isoformat()}.", highlight=False)
+        run_scan(driver, settings, day)
 
 
 # -- the demo ----------------------------------------------------------------------------------
@@ -245,6 +253,10 @@ def seed(
     console.rule("Load")
     with database(settings) as driver:
         run_load(driver, settings, feeds, None, 5000)
+        console.rule("Alerts")
+        as_of = date.fromisoformat(json.loads(manifest.read_text())["as_of"])
+        console.print(f"Scanning for alerts as of {as_of.isoformat()}, the date the synthetic England was made for.")
+        run_scan(driver, settings, as_of)
         console.rule("What is there")
         print_counts(driver, settings)
 

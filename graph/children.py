@@ -333,10 +333,10 @@ SET c.shielded = false
 BREAK_GLASS_ALERT = """
 MATCH (c:Child {id: $child_id})
 OPTIONAL MATCH (c)-[:SHIELDED_BY]->(la:LocalAuthority)
-WITH c, la WHERE la IS NOT NULL
-CREATE (:Alert {id: randomUUID(), kind: 'break_glass', state: 'open', la_code: la.code, child_id: c.id,
-                user_id: $viewer.user_id, user_role: $viewer.role, user_la_code: $viewer.la_code,
-                reason: $reason, request_id: $request_id, at: datetime()})
+WITH c, la, randomUUID() AS id WHERE la IS NOT NULL
+CREATE (:Alert {id: id, key: 'break_glass|' + c.id + '|' + id + '|' + la.code, kind: 'break_glass', state: 'open',
+                la_code: la.code, child_id: c.id, user_id: $viewer.user_id, user_role: $viewer.role,
+                user_la_code: $viewer.la_code, reason: $reason, request_id: $request_id, raised_at: datetime()})
 """
 
 
