@@ -67,11 +67,14 @@ def suppress(values: dict[Cell, int], lines: list[list[Cell]], threshold: int = 
     smallest published entry of a line through it is withheld too (smallest: least information lost).
     """
     marks = {cell: SMALL for cell, v in values.items() if v < threshold}
+    # Where no entry lies on two lines, the lines are independent equations and a line with two or
+    # more withheld entries gives none away: the rank test is only needed when lines cross.
+    crossing = len({k for line in lines for k in line}) < sum(len(line) for line in lines)
     while True:
         hidden = set(marks)
         exposed = next((k for line in lines for k in line if k in hidden
                         and sum(1 for x in line if x in hidden) == 1), None)
-        if exposed is None:
+        if exposed is None and crossing:
             exposed = next((k for k in sorted(hidden) if _derivable(lines, hidden, k)), None)
         if exposed is None:
             return marks

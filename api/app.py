@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from api import auth, errors
 from api.config import ApiSettings, get_api_settings
 from api.routes import alerts as alert_routes
+from api.routes import analytics as analytics_routes
 from api.routes import audit as audit_routes
 from api.routes import children as children_routes
 from graph.config import GraphSettings, get_settings
@@ -81,4 +82,5 @@ def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSet
     app.include_router(children_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(alert_routes.router)
+    app.include_router(analytics_routes.router)
     return app

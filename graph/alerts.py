@@ -69,8 +69,9 @@ RETURN kind, count(a) AS addressed, count(CASE WHEN a.scan_id = $scan_id THEN 1 
 """
 
 # A child on a CP plan or looked after on the day it moved to an address in another authority, in the
-# year before the scan; past 15 working days with no involvement or plan recorded in the receiving
-# authority, also a transfer-in alert. Started from the LIVED_AT(since) index.
+# year before the scan; when the 15th working day after the move has passed with no involvement or plan
+# in the receiving authority recorded by then, also a transfer-in alert (a late record does not undo
+# it: the answer does not depend on the day the scan runs). Started from the LIVED_AT(since) index.
 MOVES = """
 MATCH (c:Child)-[l:LIVED_AT]->(:Address)-[:IN]->(to:LocalAuthority)
 WHERE l.since > $window_start AND l.since <= $as_of
@@ -89,8 +90,8 @@ WITH c, src, to, plans, responsible + [to] AS addressees, due,
       plans: plans} AS move,
      due < $as_of
        AND NOT EXISTS { (c)<-[i:INVOLVED_WITH]-(:Practitioner)-[:WORKS_FOR]->(:Agency)-[:IN]->(to)
-                        WHERE i.since <= $as_of AND (i.until IS NULL OR i.until >= l.since) }
-       AND NOT EXISTS { (c)-[h2:HAS_PLAN]->(to) WHERE h2.since <= $as_of AND (h2.until IS NULL OR h2.until >= l.since) }
+                        WHERE i.since <= due AND (i.until IS NULL OR i.until >= l.since) }
+       AND NOT EXISTS { (c)-[h2:HAS_PLAN]->(to) WHERE h2.since <= due AND (h2.until IS NULL OR h2.until >= l.since) }
        AS overdue
 UNWIND [['protected_move', move]] + CASE WHEN overdue THEN [['transfer_in_overdue', move {.*, due: due}]] ELSE [] END
        AS raised

@@ -51,6 +51,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX alert_la_code IF NOT EXISTS FOR (n:Alert) ON (n.la_code)",
         "CREATE INDEX lived_at_since IF NOT EXISTS FOR ()-[r:LIVED_AT]-() ON (r.since)",
         "CREATE INDEX attended_at IF NOT EXISTS FOR ()-[r:ATTENDED]-() ON (r.at)",
+        "CREATE CONSTRAINT pattern_count_id IF NOT EXISTS FOR (n:PatternCount) REQUIRE n.id IS UNIQUE",
+        "CREATE INDEX pattern_count_date IF NOT EXISTS FOR (n:PatternCount) ON (n.date)",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
