@@ -157,8 +157,8 @@ def test_placement_moves_of_a_looked_after_child(england: dict[str, Expected], a
                                                              **PURPOSE})
     body = response.json()
     assert body["moves"] == []  # never left Birmingham
-    assert [(p["date"], p["looked_after"]) for p in body["placement_moves"]] == [("2025-12-01", True),
-                                                                                 ("2026-06-15", True)]
+    assert [(p["date"], p["between_authorities"]) for p in body["placement_moves"]] == [("2025-12-01", False),
+                                                                                        ("2026-06-15", False)]
     x1 = api_client.get("/children/X1/moves", headers={**demo_tokens["safeguarding_lead.birmingham"], **PURPOSE})
     assert [(m["date"], m["from"]["code"], m["to"]["code"], m["protected"]) for m in x1.json()["moves"]] == [
         ("2026-01-05", LEEDS, MANCHESTER, ["cp_plan"]), ("2026-05-11", MANCHESTER, SHEFFIELD, ["cp_plan"]),
