@@ -1,8 +1,8 @@
 """What reviewers receive: suppressed prevalence tables and pseudonymised cases and networks.
 
 Everything here takes the rows graph.analytics returns (real ids) and gives back only pseudonyms,
-kinds, authorities, dates of events, age bands and counts: no names, addresses, postcodes, dates of
-birth or real ids of children, carers, practitioners or agencies.
+kinds, authorities, months of events (and days between them), age bands and counts: no names,
+addresses, postcodes, exact dates or real ids of children, carers, practitioners or agencies.
 """
 
 from __future__ import annotations
@@ -77,8 +77,27 @@ def case_list(rows: Sequence[Mapping[str, Any]], key: bytes) -> list[dict[str, A
     return sorted(out, key=lambda c: c["case"])
 
 
+def _month(day: date | None) -> str | None:
+    return None if day is None else f"{day.year:04d}-{day.month:02d}"
+
+
+def _timed(events: list[dict[str, Any]], anchor: date) -> None:
+    """Replace each event's date by its month and its day counted from the case's first event.
+
+    Intervals stay exact (a transfer-in 22 days late), while no exact date is shown: a registration on the
+    day of birth would otherwise give the date of birth away.
+    """
+    for event in events:
+        day = event.pop("date")
+        event["month"], event["day"] = _month(day), (day - anchor).days
+
+
+def _day(value: Any) -> date:
+    return value.date() if hasattr(value, "date") else value
+
+
 def _lanes(raw: Mapping[str, Any], key: bytes) -> list[dict[str, Any]]:
-    """The chronology: one lane per agency (and one for residence and plans), events in date order."""
+    """The chronology: one lane per agency (and one for residence and plans), events in time order."""
     lanes: dict[str, dict[str, Any]] = {}
 
     def lane(agency: str, kind: str, la: str) -> list[dict[str, Any]]:
@@ -100,8 +119,7 @@ def _lanes(raw: Mapping[str, Any], key: bytes) -> list[dict[str, Any]]:
         if reg["until"] is not None:
             events.append({"date": reg["until"], "event": "left_roll" if school else "deregistered"})
     for visit in raw["visits"]:
-        lane(visit["agency"], visit["kind"], visit["la"]).append(
-            {"date": visit["at"].date() if hasattr(visit["at"], "date") else visit["at"], "event": "attended"})
+        lane(visit["agency"], visit["kind"], visit["la"]).append({"date": _day(visit["at"]), "event": "attended"})
     plan_events = []
     for plan in raw["plans"]:
         plan_events.append({"date": plan["since"], "event": "plan_started", "plan": plan["kind"],
@@ -115,8 +133,11 @@ def _lanes(raw: Mapping[str, Any], key: bytes) -> list[dict[str, Any]]:
     out = sorted(lanes.values(), key=lambda x: (x["agency_kind"], x["lane"]))
     out += [{"lane": "plans", "agency_kind": None, "authority": None, "events": plan_events},
             {"lane": "residence", "agency_kind": None, "authority": None, "events": moves}]
+    every = [e for item in out for e in item["events"]]
+    anchor = min((e["date"] for e in every), default=date.today())
     for item in out:
-        item["events"].sort(key=lambda e: str(e["date"]))
+        item["events"].sort(key=lambda e: e["date"])
+        _timed(item["events"], anchor)
     return out
 
 
@@ -135,14 +156,14 @@ def case_view(raw: Mapping[str, Any], child_id: str, key: bytes) -> dict[str, An
         nodes[who] = {"id": who, "kind": "practitioner"}
         nodes[agency] = {"id": agency, "kind": "agency", "agency_kind": inv["kind"], "authority": inv["la"]}
         edges.append({"source": who, "target": me, "type": "involved_with", "service": inv["service"],
-                      "since": inv["since"], "until": inv["until"], "lead": inv["lead"]})
+                      "since": _month(inv["since"]), "until": _month(inv["until"]), "lead": inv["lead"]})
         if not any(e["source"] == who and e["target"] == agency for e in edges):
             edges.append({"source": who, "target": agency, "type": "works_for"})
     for reg in raw["registrations"]:
         agency = pseudonym(key, "agency", reg["agency"])
         nodes.setdefault(agency, {"id": agency, "kind": "agency", "agency_kind": reg["kind"], "authority": reg["la"]})
-        edges.append({"source": me, "target": agency, "type": reg["type"].lower(), "since": reg["since"],
-                      "until": reg["until"]})
+        edges.append({"source": me, "target": agency, "type": reg["type"].lower(), "since": _month(reg["since"]),
+                      "until": _month(reg["until"])})
     return {
         "case": me, "age_band": age_band(raw["age"]), "cohorts": sorted(raw["cohorts"]),
         "patterns": sorted(p for p, on in raw["flags"].items() if on),
