@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime, timedelta
 from typing import Any
@@ -131,16 +132,15 @@ REPEAT_EMERGENCY = """
 MATCH (c:Child)-[v:ATTENDED]->(:Agency)
 WHERE v.at > $window_start_at AND v.at <= $as_of_end
 WITH c, count(v) AS visits WHERE visits >= $visits
-WITH c, visits, COLLECT { MATCH (c)-[w:ATTENDED]->() WHERE w.at > $window_start_at - duration({years: 1})
-                            AND w.at <= $as_of_end RETURN w.at ORDER BY w.at } AS ats
-WITH c, visits, [t IN ats WHERE t > $window_start_at
-                 AND size([u IN ats WHERE u <= t AND u > t - duration({years: 1})]) >= $visits][0] AS crossing
+WITH c, visits, COLLECT { MATCH (c)-[w:ATTENDED]->(e:Agency)
+                          WHERE w.at > $window_start_at - duration({years: 1}) AND w.at <= $as_of_end
+                          RETURN [w.at, e.name] AS seen ORDER BY w.at } AS seen
+WITH c, visits, [x IN seen | x[0]] AS ats, [x IN seen WHERE x[0] > $window_start_at] AS recent
+WITH c, visits, recent, [t IN ats WHERE t > $window_start_at
+                         AND size([u IN ats WHERE u <= t AND u > t - duration({years: 1})]) >= $visits][0] AS crossing
 WITH c, 'repeat_emergency' AS kind, toString(crossing) AS fact,
-     {visits: visits, first_at: COLLECT { MATCH (c)-[w:ATTENDED]->() WHERE w.at > $window_start_at
-                                          RETURN w.at ORDER BY w.at LIMIT 1 }[0],
-      last_at: COLLECT { MATCH (c)-[w:ATTENDED]->() WHERE w.at <= $as_of_end RETURN w.at ORDER BY w.at DESC LIMIT 1 }[0],
-      hospitals: COLLECT { MATCH (c)-[w:ATTENDED]->(e:Agency) WHERE w.at > $window_start_at AND w.at <= $as_of_end
-                           RETURN DISTINCT e.name ORDER BY e.name }} AS details,
+     {visits: visits, first_at: recent[0][0], last_at: recent[-1][0],
+      hospitals: reduce(names = [], x IN recent | CASE WHEN x[1] IN names THEN names ELSE names + x[1] END)} AS details,
      [coalesce(COLLECT { MATCH (c)-[cur:LIVED_AT WHERE cur.until IS NULL]->(:Address)-[:IN]->(here:LocalAuthority)
                          RETURN here }[0],
                COLLECT { MATCH (c)-[:HELD_BY]->(held:LocalAuthority) RETURN held }[0])]
@@ -194,9 +194,10 @@ def scan(
     *,
     database: str,
     as_of: date,
+    parallel: int = 2,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> ScanResult:
-    """Run every rule as of a date, each in a write transaction of its own; idempotent.
+    """Run every rule as of a date, each in a write transaction of its own, `parallel` at a time; idempotent.
 
     Raises:
         neo4j.exceptions.Neo4jError: a rule failed; the rules before it are kept (each is idempotent).
@@ -205,13 +206,20 @@ def scan(
     result = ScanResult(as_of=as_of)
     for kind in KINDS[:-1]:
         result.addressed[kind] = result.raised[kind] = 0
-    with driver.session(database=database) as session:
-        for done, rule in enumerate(RULES, start=1):
-            started = time.perf_counter()
-            for kind, addressed, raised in session.execute_write(run_rule, rule=rule, params=params):
+
+    def one(rule: str) -> tuple[str, list[tuple[str, int, int]], float]:
+        started = time.perf_counter()
+        with driver.session(database=database) as session:
+            rows = session.execute_write(run_rule, rule=rule, params=params)
+        return rule, rows, time.perf_counter() - started
+
+    # Rules write alerts of different kinds (different keys), so they run side by side without contention.
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        for done, (rule, rows, seconds) in enumerate(pool.map(one, RULES), start=1):
+            for kind, addressed, raised in rows:
                 result.addressed[kind] += addressed
                 result.raised[kind] += raised
-            result.seconds[rule] = time.perf_counter() - started
+            result.seconds[rule] = seconds
             if progress is not None:
                 progress(rule, done, len(RULES))
     return result
@@ -255,7 +263,7 @@ DETAILS: dict[str, tuple[str, ...]] = {
     "transfer_in_overdue": ("from_code", "from_name", "to_code", "to_name", "moved_on", "plans", "due"),
     "no_school_roll": ("plans", "age", "off_roll_since"),
     "no_gp": ("plans", "age", "unregistered_since"),
-    "repeat_emergency": ("visits", "first_at", "last_at", "hospitals"),
+    "repeat_emergency": ("visits", "first_at", "last_at", "hospitals"),  # hospitals in order of first visit
     "break_glass": ("user_id", "user_role", "user_la_code", "reason", "request_id"),
 }
 _PLAN_NAMES = {"cp_plan": "a child protection plan", "looked_after": "looked after",
