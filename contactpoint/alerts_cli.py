@@ -14,6 +14,7 @@ from contactpoint.common import console, database, fail
 from graph import alerts, analytics
 from graph.config import GraphSettings, get_settings
 
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 alerts_app = typer.Typer(help="Signposting alerts for safeguarding leads.", no_args_is_help=True)
 
 
@@ -27,9 +28,12 @@ def parse_as_of(value: str | None) -> date:
     if value is None:
         return date.today()
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         fail(f"--as-of: '{value}' is not a date like 2026-10-31")
+    if not EARLIEST <= day <= LATEST:
+        fail(f"--as-of: {day} is outside {EARLIEST.year}-{LATEST.year}")
+    return day
 
 
 def run_scan(driver: Driver, settings: GraphSettings, as_of: date, *, patterns: bool = True) -> alerts.ScanResult:

@@ -49,7 +49,8 @@ def _tables(tx: Any, cohort: str, days: list[date]) -> dict[date, dict[str, Any]
 @router.get("/prevalence", summary="Each pattern by authority and nationally, for one cohort and date")
 def prevalence(request: Request, driver: DriverDep, graph: GraphSettingsDep, purpose: Purpose, viewer: Reviewer,
                cohort: Cohort = "all",
-               day: Annotated[date | None, Query(alias="date", description="Default: the latest")] = None,
+               day: Annotated[date | None, Query(alias="date", ge=date(2000, 1, 1), le=date(2100, 12, 31),
+                                                 description="Default: the latest")] = None,
                ) -> dict[str, Any]:
     def read(tx: Any) -> dict[str, Any] | None:
         dates = patterns.stored_dates(tx)
@@ -85,7 +86,8 @@ def _as_of(tx: Any, given: date | None) -> date:
     return given or (dates[-1] if dates else date.today())
 
 
-AsOf = Annotated[date | None, Query(description="Default: the latest date with stored counts")]
+AsOf = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31),
+                                    description="Default: the latest date with stored counts")]
 
 
 @router.get("/cases", summary="Pseudonymised cases in an authority showing serious-case patterns")
