@@ -15,7 +15,7 @@ from analytics import networks
 from analytics.privacy import pseudonym, suppress_table
 
 AGE_BANDS = ((0, 4, "0-4"), (5, 10, "5-10"), (11, 15, "11-15"), (16, 17, "16-17"))
-FRAGMENTATION_BANDS = (("none", 0.0, 0.0), ("some", 0.0, 0.5), ("high", 0.5, 1.0))
+FRAGMENTATION_BANDS = ("none", "some", "high")  # score 0; above 0 up to 0.5; above 0.5
 
 
 def age_band(age: int) -> str:
@@ -190,15 +190,16 @@ def network_report(rows: Sequence[Mapping[str, Any]], key: bytes, top: int = 10)
                 for c in networks.clusters(household_of, involvements, {r["child"]: r["address"] for r in rows})]
     involved = sorted({i.child for i in involvements})
     scored = {child: networks.fragmentation(child, involvements) for child in involved}
-    bands = [[sum(1 for f in scored.values() if f.agencies >= 2 and (low < f.score <= high or f.score == high == 0))]
-             for _, low, high in FRAGMENTATION_BANDS]
+    several = [f for f in scored.values() if f.agencies >= 2]
+    bands = [[sum(1 for f in several if f.score == 0)], [sum(1 for f in several if 0 < f.score <= 0.5)],
+             [sum(1 for f in several if f.score > 0.5)]]
     cells, _, totals, _ = suppress_table(bands, col_totals=True)
     worst = sorted(((f.score, f.agencies, child) for child, f in scored.items() if f.score > 0), reverse=True)[:top]
     return {
         "bridges": bridges,
         "clusters": clusters[:top],
         "fragmentation": {
-            "bands": {name: cells[n][0] for n, (name, _, _) in enumerate(FRAGMENTATION_BANDS)},
+            "bands": {name: cells[n][0] for n, name in enumerate(FRAGMENTATION_BANDS)},
             "children_with_two_or_more_agencies": totals[0] if totals else 0,
             "most_fragmented": [{"case": pseudonym(key, "child", child), "agencies": scored[child].agencies,
                                  "groups": scored[child].groups, "isolated": scored[child].isolated,

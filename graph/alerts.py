@@ -28,8 +28,8 @@ from graph.policy import hidden, kin
 from graph.viewer import Viewer
 from graph.workdays import due_dates
 
-KINDS = ("protected_move", "transfer_in_overdue", "no_school_roll", "no_gp", "repeat_emergency", "break_glass")
-STATES = ("open", "acknowledged", "closed")
+SCAN_KINDS = ("protected_move", "transfer_in_overdue", "no_school_roll", "no_gp", "repeat_emergency")
+KINDS = (*SCAN_KINDS, "break_glass")  # break-glass alerts are raised by the override route
 LOOKBACK_DAYS = 365  # moves and emergency attendances count over the year before the scan date
 TRANSFER_IN_WORKING_DAYS = 15  # Working Together: a transfer-in conference within 15 working days
 REPEAT_EMERGENCY_VISITS = 3
@@ -204,7 +204,7 @@ def scan(
     """
     params = {**scan_params(as_of), "raised_at": datetime.now().astimezone(), "scan_id": str(uuid.uuid4())}
     result = ScanResult(as_of=as_of)
-    for kind in KINDS[:-1]:
+    for kind in SCAN_KINDS:
         result.addressed[kind] = result.raised[kind] = 0
 
     def one(rule: str) -> tuple[str, list[tuple[str, int, int]], float]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from neo4j import Driver, ManagedTransaction
 
-from graph.alerts import PROTECTED_PLANS, REPEAT_EMERGENCY_VISITS, SCHOOL_AGES, TRANSFER_IN_WORKING_DAYS
+from graph.alerts import REPEAT_EMERGENCY_VISITS, SCHOOL_AGES, TRANSFER_IN_WORKING_DAYS
 from graph.children import native
 from graph.policy import hidden, kin, sensitive_visible
 from graph.viewer import Viewer
@@ -107,7 +107,7 @@ def pattern_params(dates: list[date]) -> dict[str, Any]:
     return {
         "dates": dates, "earliest": datetime.combine(first - timedelta(days=366), dtime.min), "window": WINDOW_DAYS,
         "due_by": due_dates(first, max(dates), TRANSFER_IN_WORKING_DAYS),
-        "plan_cohorts": [c for c in COHORTS if c != "all"], "protected_plans": PROTECTED_PLANS,
+        "plan_cohorts": [c for c in COHORTS if c != "all"],
         "min_age": SCHOOL_AGES[0], "max_age": SCHOOL_AGES[1], "visits": REPEAT_EMERGENCY_VISITS,
         "agencies": MANY_AGENCIES,
     }
