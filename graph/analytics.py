@@ -1,8 +1,9 @@
 """Reviewer analytics in Cypher: serious-case patterns per child, their prevalence, cases and subgraphs.
 
 The patterns of a child on a date are computed from its facts (homes, plans, school and GP
-registrations, emergency visits, involvements) gathered once per child, then evaluated for each date
-asked for, so one pass over the children gives every date of a trend. Prevalence is counted by the
+registrations, emergency visits, involvements) gathered once per child in a single expansion (a child's
+relationships are one chain: expanding each type apart walks it seven times), then evaluated for each
+date asked for, so one pass over the children gives every date of a trend. Prevalence is counted by the
 authority the child lived in on the date, per cohort, and stored as PatternCount nodes; reviewers read
 those (suppressed and pseudonymised by analytics.privacy), never the children behind them.
 
@@ -34,22 +35,32 @@ WINDOW_DAYS = 365
 
 # The facts of child `c` and its patterns on each date of $dates (rows: c, d, la, cohorts, flags).
 _FLAGS = """
-WITH c,
-  COLLECT { MATCH (c)-[l:LIVED_AT]->(a:Address) RETURN {since: l.since, until: l.until, la: a.la_code} AS h
-            ORDER BY h.since } AS homes,
-  COLLECT { MATCH (c)-[:HELD_BY]->(x:LocalAuthority) RETURN x.code }[0] AS held,
-  COLLECT { MATCH (c)-[h:HAS_PLAN]->(r:LocalAuthority) RETURN {kind: h.kind, since: h.since, until: h.until, la: r.code} }
-    AS plans,
-  COLLECT { MATCH (c)-[e:ENROLLED_AT]->() RETURN {since: e.since, until: e.until} } AS schools,
-  COLLECT { MATCH (c)-[g:REGISTERED_WITH]->() RETURN {since: g.since, until: g.until} } AS gps,
-  COLLECT { MATCH (c)-[v:ATTENDED]->() WHERE v.at >= $earliest RETURN date(v.at) } AS visits,
-  COLLECT { MATCH (c)<-[i:INVOLVED_WITH]-(:Practitioner)-[:WORKS_FOR]->(g:Agency)
-            RETURN {agency: g.id, la: g.la_code, since: i.since, until: i.until, lead: coalesce(i.lead, false)} }
-    AS works,
-  coalesce(c.status, 'active') <> 'left_england' AS in_england
+WITH c, [(c)-[r:LIVED_AT|HELD_BY|HAS_PLAN|ENROLLED_AT|REGISTERED_WITH|ATTENDED|INVOLVED_WITH]-(x) |
+         CASE type(r)
+           WHEN 'LIVED_AT' THEN {t: 'LIVED_AT', since: r.since, until: r.until, la: x.la_code}
+           WHEN 'HELD_BY' THEN {t: 'HELD_BY', la: x.code}
+           WHEN 'HAS_PLAN' THEN {t: 'HAS_PLAN', since: r.since, until: r.until, kind: r.kind, la: x.code}
+           WHEN 'ATTENDED' THEN {t: 'ATTENDED', at: r.at}
+           WHEN 'INVOLVED_WITH' THEN {t: 'INVOLVED_WITH', since: r.since, until: r.until, lead: coalesce(r.lead, false),
+                                      agency: [(x)-[:WORKS_FOR]->(g:Agency) | [g.id, g.la_code]][0]}
+           ELSE {t: type(r), since: r.since, until: r.until} END]
+        AS facts,
+     coalesce(c.status, 'active') <> 'left_england' AS in_england
+WITH c, in_england,
+     [f IN facts WHERE f.t = 'LIVED_AT'] AS homes,
+     [f IN facts WHERE f.t = 'HELD_BY' | f.la][0] AS held,
+     [f IN facts WHERE f.t = 'HAS_PLAN'] AS plans,
+     [f IN facts WHERE f.t = 'ENROLLED_AT'] AS schools,
+     [f IN facts WHERE f.t = 'REGISTERED_WITH'] AS gps,
+     [f IN facts WHERE f.t = 'ATTENDED' AND f.at >= $earliest | date(f.at)] AS visits,
+     [f IN facts WHERE f.t = 'INVOLVED_WITH' AND f.agency IS NOT NULL |
+      {agency: f.agency[0], la: f.agency[1], since: f.since, until: f.until, lead: f.lead}] AS works
+// A move is a home whose previous home (the latest one before it) is in another authority.
 WITH c, homes, held, plans, schools, gps, visits, works, in_england,
-     [n IN range(1, size(homes) - 1) WHERE homes[n].la <> homes[n - 1].la | {on: homes[n].since, to: homes[n].la}]
-       AS moves
+     [h IN homes | {on: h.since, to: h.la, from: reduce(p = null, x IN homes |
+        CASE WHEN x.since < h.since AND (p IS NULL OR x.since > p.since) THEN x ELSE p END).la}] AS steps
+WITH c, homes, held, plans, schools, gps, visits, works, in_england,
+     [s IN steps WHERE s.from IS NOT NULL AND s.from <> s.to | {on: s.on, to: s.to}] AS moves
 UNWIND $dates AS d
 WITH c, d, homes, held, plans, schools, gps, visits, works, in_england, moves,
      duration.between(c.dob, d).years AS age
@@ -57,7 +68,8 @@ WHERE c.dob <= d AND age < 18
 WITH c, d, age, plans, schools, gps, visits, works, in_england,
      [m IN moves WHERE m.on > d - duration({days: $window}) AND m.on <= d | m {.*, due: $due_by[toString(m.on)]}]
        AS recent,
-     coalesce([h IN homes WHERE h.since <= d AND (h.until IS NULL OR h.until > d) | h.la][-1], held) AS la,
+     coalesce(reduce(here = null, h IN homes | CASE WHEN h.since <= d AND (h.until IS NULL OR h.until > d)
+              AND (here IS NULL OR h.since > here.since) THEN h ELSE here END).la, held) AS la,
      [w IN works WHERE w.since <= d AND (w.until IS NULL OR w.until >= d)] AS active
 WITH c, d, la, age,
      ['all'] + [k IN $plan_cohorts WHERE any(p IN plans WHERE p.kind = k AND p.since <= d
