@@ -136,24 +136,36 @@ def clusters(household_of: Mapping[str, str], involvements: Iterable[Involvement
 
 def fragmentation(child: str, involvements: Sequence[Involvement]) -> Fragmentation:
     """The fragmentation of the agencies currently involved with `child` (see Fragmentation)."""
-    own = [i for i in involvements if i.child == child]
-    agencies = sorted({i.agency for i in own})
-    lead = any(i.lead for i in own)
-    if len(agencies) < 2:
-        return Fragmentation(len(agencies), len(agencies), 0, lead, 0.0)
-    agency_of = {i.practitioner: i.agency for i in involvements}
-    # Two agencies are in contact when their practitioners work together on another child.
-    others: dict[str, set[str]] = {}
+    return fragmentation_all(involvements, only={child}).get(child, Fragmentation(0, 0, 0, False, 0.0))
+
+
+def fragmentation_all(involvements: Sequence[Involvement], only: set[str] | None = None) -> dict[str, Fragmentation]:
+    """The fragmentation of every involved child (or of those in `only`), in one pass over the involvements.
+
+    Two of a child's agencies are in contact when their practitioners work together on another child;
+    an index from agency to children keeps that to the children who share an agency with it.
+    """
+    agencies_of: dict[str, set[str]] = {}
+    lead: dict[str, bool] = {}
+    children_of: dict[str, set[str]] = {}
     for inv in involvements:
-        if inv.child != child:
-            others.setdefault(inv.child, set()).add(agency_of[inv.practitioner])
-    g = nx.Graph()
-    g.add_nodes_from(agencies)
-    mine = set(agencies)
-    for together in others.values():
-        for a, b in combinations(sorted(together & mine), 2):
-            g.add_edge(a, b)
-    groups = nx.number_connected_components(g)
-    isolated = sum(1 for a in agencies if g.degree(a) == 0)
-    score = 0.0 if lead else (groups - 1) / (len(agencies) - 1)
-    return Fragmentation(len(agencies), groups, isolated, lead, round(score, 4))
+        agencies_of.setdefault(inv.child, set()).add(inv.agency)
+        lead[inv.child] = lead.get(inv.child, False) or inv.lead
+        children_of.setdefault(inv.agency, set()).add(inv.child)
+    out: dict[str, Fragmentation] = {}
+    for child in sorted(agencies_of if only is None else only & set(agencies_of)):
+        mine = agencies_of[child]
+        if len(mine) < 2:
+            out[child] = Fragmentation(len(mine), len(mine), 0, lead[child], 0.0)
+            continue
+        g = nx.Graph()
+        g.add_nodes_from(mine)
+        others = set().union(*(children_of[a] for a in mine)) - {child}
+        for other in others:
+            for a, b in combinations(sorted(agencies_of[other] & mine), 2):
+                g.add_edge(a, b)
+        groups = nx.number_connected_components(g)
+        isolated = sum(1 for a in mine if g.degree(a) == 0)
+        score = 0.0 if lead[child] else (groups - 1) / (len(mine) - 1)
+        out[child] = Fragmentation(len(mine), groups, isolated, lead[child], round(score, 4))
+    return out

@@ -188,8 +188,7 @@ def network_report(rows: Sequence[Mapping[str, Any]], key: bytes, top: int = 10)
                  "shared_practitioners": [pseudonym(key, "practitioner", p) for p in c.shared_practitioners],
                  "shared_addresses": len(c.shared_addresses)}
                 for c in networks.clusters(household_of, involvements, {r["child"]: r["address"] for r in rows})]
-    involved = sorted({i.child for i in involvements})
-    scored = {child: networks.fragmentation(child, involvements) for child in involved}
+    scored = networks.fragmentation_all(involvements)
     several = [f for f in scored.values() if f.agencies >= 2]
     bands = [[sum(1 for f in several if f.score == 0)], [sum(1 for f in several if 0 < f.score <= 0.5)],
              [sum(1 for f in several if f.score > 0.5)]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.networks import Involvement, bridges, clusters, fragmentation, households
+from analytics.networks import Involvement, bridges, clusters, fragmentation, fragmentation_all, households
 
 
 def test_households_join_children_through_shared_carers() -> None:
@@ -68,6 +68,8 @@ def test_fragmentation(others: list[Involvement], lead: bool, want: tuple[int, i
     f = fragmentation("X", mine + others)
     assert (f.agencies, f.groups, f.isolated, f.score) == want
     assert f.lead is lead
+    everyone = fragmentation_all(mine + others)
+    assert everyone["X"] == f and set(everyone) == {"X"} | {i.child for i in others}
 
 
 def test_one_agency_is_not_fragmented() -> None:
