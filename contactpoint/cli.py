@@ -210,6 +210,8 @@ def load(
     rejects: Annotated[Path | None, typer.Option(help="Rejects file (default FOLDER/rejects.csv).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 5000,
     as_of: Annotated[str | None, typer.Option(help="Date of the alert scan after the load (default today).")] = None,
+    scan: Annotated[bool, typer.Option(help="Scan for alerts after the load (skip it when loading several "
+                                            "folders in a row, then run 'contactpoint alerts scan').")] = True,
 ) -> None:
     """Validate and load a folder of feeds, then scan for alerts; rejected rows go to the rejects file."""
     day = parse_as_of(as_of)
@@ -225,8 +227,11 @@ def load(
             console.print("[yellow]Alert scan skipped[/]: a feed could not be read; fix it and load again, "
                           "or run 'contactpoint alerts scan'.", highlight=False)
             raise typer.Exit(code=2)
-        console.print(f"Load complete; scanning for alerts as of {day.isoformat()}.", highlight=False)
-        run_scan(driver, settings, day)
+        if scan:
+            console.print(f"Load complete; scanning for alerts as of {day.isoformat()}.", highlight=False)
+            run_scan(driver, settings, day)
+        else:
+            console.print("Load complete; alert scan skipped (--no-scan).")
 
 
 # -- the demo ----------------------------------------------------------------------------------

@@ -42,3 +42,5 @@ def test_load_then_scan_and_rescan(empty_db: Driver, neo4j_settings: GraphSettin
     assert "0 new alerts" in again.stdout and "Pattern counts" not in again.stdout
     records, _, _ = empty_db.execute_query("MATCH (a:Alert) RETURN count(a) AS n", database_=neo4j_settings.database)
     assert records[0]["n"] == raised
+    skipped = _run(neo4j_settings, "load", str(tmp_path), "--no-scan")
+    assert skipped.returncode == 0 and "alert scan skipped" in skipped.stdout and "Alerts as of" not in skipped.stdout
