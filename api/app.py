@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import auth, errors
 from api.config import ApiSettings, get_api_settings
+from api.routes import alerts as alert_routes
+from api.routes import analytics as analytics_routes
 from api.routes import audit as audit_routes
 from api.routes import children as children_routes
 from graph.audit import AuditWriter
@@ -121,4 +123,6 @@ def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSet
     app.include_router(auth.router)
     app.include_router(children_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(alert_routes.router)
+    app.include_router(analytics_routes.router)
     return app

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Placeholder secrets that only demo mode accepts.
 DEMO_JWT_SECRET = "demo-only-signing-key-change-me-0123456789abcdef"
+DEMO_PSEUDONYM_KEY = "demo-only-pseudonym-key-change-me-0123456789abcdef"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -25,6 +26,8 @@ class ApiSettings(BaseSettings):
     lockout_attempts: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=1440)
     search_limit: int = Field(default=20, ge=1, le=100)
+    # The HMAC key of reviewers' pseudonyms: changing it changes every pseudonym.
+    pseudonym_key: SecretStr = SecretStr(DEMO_PSEUDONYM_KEY)
 
     @model_validator(mode="after")
     def _safe(self) -> ApiSettings:
@@ -33,6 +36,11 @@ class ApiSettings(BaseSettings):
             if secret == DEMO_JWT_SECRET or len(secret) < 32:
                 raise ValueError(
                     "CP_API_JWT_SECRET must be set to a random value of at least 32 characters outside demo mode"
+                )
+            key = self.pseudonym_key.get_secret_value()
+            if key == DEMO_PSEUDONYM_KEY or len(key) < 32:
+                raise ValueError(
+                    "CP_API_PSEUDONYM_KEY must be set to a random value of at least 32 characters outside demo mode"
                 )
         elif self.host not in LOOPBACK:
             raise ValueError(f"demo mode only listens on 127.0.0.1, not {self.host}")

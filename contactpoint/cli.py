@@ -13,12 +13,13 @@ from neo4j import Driver
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from contactpoint.common import console, database, demo_users, fail
+from contactpoint.alerts_cli import alerts_app, parse_as_of, run_scan
 from contactpoint.api_cli import api_app
 from contactpoint.api_cli import start as api_start
 from contactpoint.api_cli import stop as api_stop
 from contactpoint.audit_cli import audit_app
 from contactpoint.bulk_cli import bulk_load
+from contactpoint.common import console, database, demo_users, fail
 from contactpoint.users_cli import users_app
 from graph import local, schema, users
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
@@ -33,6 +34,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(api_app, name="api")
 app.command("bulk-load")(bulk_load)
+app.add_typer(alerts_app, name="alerts")
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000
@@ -211,8 +213,12 @@ def load(
     folder: Annotated[Path, typer.Argument(help="Folder of feed CSVs (see docs/feeds.md).")],
     rejects: Annotated[Path | None, typer.Option(help="Rejects file (default FOLDER/rejects.csv).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 5000,
+    as_of: Annotated[str | None, typer.Option(help="Date of the alert scan after the load (default today).")] = None,
+    scan: Annotated[bool, typer.Option(help="Scan for alerts after the load (skip it when loading several "
+                                            "folders in a row, then run 'contactpoint alerts scan').")] = True,
 ) -> None:
-    """Validate and load a folder of feeds; rejected rows go to the rejects file."""
+    """Validate and load a folder of feeds, then scan for alerts; rejected rows go to the rejects file."""
+    day = parse_as_of(as_of)
     settings = get_settings()
     with database(settings) as driver:
         try:
@@ -221,8 +227,15 @@ def load(
             fail(str(exc))
         except OSError as exc:
             fail(f"cannot read the feeds in {folder}: {exc}")
-    if any(r.error for r in report.results):
-        raise typer.Exit(code=2)
+        if any(r.error for r in report.results):
+            console.print("[yellow]Alert scan skipped[/]: a feed could not be read; fix it and load again, "
+                          "or run 'contactpoint alerts scan'.", highlight=False)
+            raise typer.Exit(code=2)
+        if scan:
+            console.print(f"Load complete; scanning for alerts as of {day.isoformat()}.", highlight=False)
+            run_scan(driver, settings, day)
+        else:
+            console.print("Load complete; alert scan skipped (--no-scan).")
 
 
 # -- the demo ----------------------------------------------------------------------------------
@@ -249,6 +262,10 @@ def seed(
     console.rule("Load")
     with database(settings) as driver:
         run_load(driver, settings, feeds, None, 5000)
+        console.rule("Alerts")
+        as_of = date.fromisoformat(json.loads(manifest.read_text())["as_of"])
+        console.print(f"Scanning for alerts as of {as_of.isoformat()}, the date the synthetic England was made for.")
+        run_scan(driver, settings, as_of)
         console.rule("What is there")
         print_counts(driver, settings)
 

@@ -28,6 +28,12 @@ curl -s "$API/children/C00008210/moves" "${H[@]}" | show
 curl -s "$API/children/C00008210/accesses" "${H[@]}" | show
 curl -s -X POST "$API/children/C00008213/override" "${H[@]}" -H "Content-Type: application/json" \
      -d '{"reason": "child presented injured at A&E"}' | show
+echo "-- the alert inbox: children lost between areas, off the registers, in and out of A&E"
+H=(-H "Authorization: Bearer $T" -H "X-Purpose: alert inbox")
+curl -s "$API/alerts?kind=transfer_in_overdue&limit=3" "${H[@]}" | show
+ALERT=$(curl -s "$API/alerts?limit=1" "${H[@]}" | python3 -c 'import json, sys; print(json.load(sys.stdin)["items"][0]["id"])')
+curl -s -X POST "$API/alerts/$ALERT/acknowledge" "${H[@]}" -H "Content-Type: application/json" \
+     -d '{"note": "receiving team contacted; transfer-in conference booked"}' | show
 
 echo "== LA team (Birmingham): shield and unshield"
 T=$(signin la_admin.birmingham birmingham-la-admin-demo)
@@ -35,9 +41,16 @@ H=(-H "Authorization: Bearer $T" -H "X-Purpose: shielding decision" -H "Content-
 curl -s -X POST "$API/children/C00008210/shield" "${H[@]}" -d '{"reason": "family fled domestic abuse"}' | show
 curl -s -X DELETE "$API/children/C00008210/shield" "${H[@]}" -d '{"reason": "risk reassessed"}' | show
 
-echo "== reviewer: no identifying data from child routes (403)"
+echo "== reviewer: no identifying data from child routes (403); suppressed, pseudonymised analytics"
 T=$(signin reviewer.birmingham birmingham-reviewer-demo)
 curl -s "$API/children/C00008210" -H "Authorization: Bearer $T" -H "X-Purpose: review" | show
+H=(-H "Authorization: Bearer $T" -H "X-Purpose: thematic review of children moving between areas")
+curl -s "$API/analytics/prevalence?cohort=cp_plan" "${H[@]}" | show
+curl -s "$API/analytics/trend?cohort=all&la_code=E08000025" "${H[@]}" | show
+CASE=$(curl -s "$API/analytics/cases?la_code=E08000025&pattern=transfer_gap" "${H[@]}" |
+       python3 -c 'import json, sys; print(json.load(sys.stdin)["cases"][0]["case"])')
+curl -s "$API/analytics/cases/$CASE?la_code=E08000025" "${H[@]}" | show
+curl -s "$API/analytics/network?la_code=E08000025" "${H[@]}" | show
 
 echo "== auditor: who looked at what, and is the trail intact"
 T=$(signin auditor.birmingham birmingham-auditor-demo)

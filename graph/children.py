@@ -236,6 +236,10 @@ RETURN CASE WHEN is_hidden THEN {{child: {restricted('c', 'holding')}, hidden: t
     RETURN {{since: l.since, until: l.until, withheld: withheld,
             authority: CASE WHEN withheld THEN null ELSE la {{.code, .name}} END,
             postcode: CASE WHEN withheld THEN null ELSE a.postcode END}} AS r ORDER BY r.since
+  }},
+  plans: COLLECT {{
+    MATCH (c)-[h:HAS_PLAN]->(:LocalAuthority)
+    RETURN {{kind: h.kind, since: h.since, until: h.until}} AS p ORDER BY p.since
   }}
 }} END AS moves
 """
@@ -290,22 +294,37 @@ def _graph(raw: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return {"nodes": list(nodes.values()), "edges": edges}
 
 
+def _plans_on(plans: list[dict[str, Any]], day: date, kinds: tuple[str, ...]) -> list[str]:
+    """The kinds of plan among `kinds` the child had on a day."""
+    return sorted({p["kind"] for p in plans if p["kind"] in kinds and p["since"] <= day
+                   and (p["until"] is None or p["until"] >= day)})
+
+
 def moves(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> dict[str, Any] | None:
-    """Residence history and the moves between authorities in it; None if no such child."""
+    """Residence history, the moves between authorities in it (with the protecting plans held on the day:
+    CP plan, looked after) and the placement moves of a looked-after child; None if no such child."""
     record = tx.run(MOVES, viewer=viewer.params(), child_id=child_id, override=[]).single()
     if record is None:
         return None
     raw = native(record["moves"])
     if raw["hidden"]:
-        return {"hidden": True, "in_area": False, "child": raw["child"], "residences": [], "moves": []}
+        return {"hidden": True, "in_area": False, "child": raw["child"], "residences": [], "moves": [],
+                "placement_moves": []}
     known = [r for r in raw["residences"] if not r["withheld"]]
+    pairs = list(zip(known, known[1:]))
     between = [
-        {"date": after["since"], "from": before["authority"], "to": after["authority"]}
-        for before, after in zip(known, known[1:])
+        {"date": after["since"], "from": before["authority"], "to": after["authority"],
+         "protected": _plans_on(raw["plans"], after["since"], ("cp_plan", "looked_after"))}
+        for before, after in pairs
         if before["authority"]["code"] != after["authority"]["code"]
     ]
+    placements = [
+        {"date": after["since"], "from": before["authority"], "to": after["authority"],
+         "between_authorities": before["authority"]["code"] != after["authority"]["code"]}
+        for before, after in pairs if _plans_on(raw["plans"], after["since"], ("looked_after",))
+    ]
     return {"hidden": False, "in_area": raw["in_area"], "child": raw["child"],
-            "residences": raw["residences"], "moves": between}
+            "residences": raw["residences"], "moves": between, "placement_moves": placements}
 
 
 SCOPE = f"""
@@ -335,10 +354,10 @@ SET c.shielded = false
 BREAK_GLASS_ALERT = """
 MATCH (c:Child {id: $child_id})
 OPTIONAL MATCH (c)-[:SHIELDED_BY]->(la:LocalAuthority)
-WITH c, la WHERE la IS NOT NULL
-CREATE (:Alert {id: randomUUID(), kind: 'break_glass', state: 'open', la_code: la.code, child_id: c.id,
-                user_id: $viewer.user_id, user_role: $viewer.role, user_la_code: $viewer.la_code,
-                reason: $reason, request_id: $request_id, at: datetime()})
+WITH c, la, randomUUID() AS id WHERE la IS NOT NULL
+CREATE (:Alert {id: id, key: 'break_glass|' + c.id + '|' + id + '|' + la.code, kind: 'break_glass', state: 'open',
+                la_code: la.code, child_id: c.id, user_id: $viewer.user_id, user_role: $viewer.role,
+                user_la_code: $viewer.la_code, reason: $reason, request_id: $request_id, raised_at: datetime()})
 """
 
 

@@ -41,6 +41,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX audit_event_user IF NOT EXISTS FOR (n:AuditEvent) ON (n.user_id)",
         "CREATE INDEX user_la_code IF NOT EXISTS FOR (n:User) ON (n.la_code)",
     ),
+    # Signposting alerts (graph/alerts.py): one alert per kind, child, triggering fact and authority
+    # addressed, whoever scans and however often; the inbox by authority; the scan's starting points.
+    3: (
+        "MATCH (a:Alert) WHERE a.key IS NULL "
+        "SET a.key = a.kind + '|' + a.child_id + '|' + a.id + '|' + a.la_code, a.raised_at = coalesce(a.raised_at, a.at) "
+        "REMOVE a.at",
+        "CREATE CONSTRAINT alert_key IF NOT EXISTS FOR (n:Alert) REQUIRE n.key IS UNIQUE",
+        "CREATE INDEX alert_la_code IF NOT EXISTS FOR (n:Alert) ON (n.la_code)",
+        "CREATE INDEX lived_at_since IF NOT EXISTS FOR ()-[r:LIVED_AT]-() ON (r.since)",
+        "CREATE INDEX attended_at IF NOT EXISTS FOR ()-[r:ATTENDED]-() ON (r.at)",
+        "CREATE CONSTRAINT pattern_count_id IF NOT EXISTS FOR (n:PatternCount) REQUIRE n.id IS UNIQUE",
+        "CREATE INDEX pattern_count_date IF NOT EXISTS FOR (n:PatternCount) ON (n.date)",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from neo4j import Driver
 
 from graph import ingest
 
-BIRMINGHAM, LEEDS, MANCHESTER = "E08000025", "E08000035", "E08000003"
+BIRMINGHAM, LEEDS, MANCHESTER, SHEFFIELD = "E08000025", "E08000035", "E08000003", "E08000019"
 AUTHORITIES = {
     BIRMINGHAM: ("Birmingham", "West Midlands"),
     LEEDS: ("Leeds", "Yorkshire and The Humber"),
     MANCHESTER: ("Manchester", "North West"),
+    SHEFFIELD: ("Sheffield", "Yorkshire and The Humber"),
 }
 
 
@@ -64,19 +65,22 @@ class Feeds:
         self.add("carers", carer_id=carer_id, name=name, phone=phone, email=None, child_id=child_id,
                  relationship="mother", parental_responsibility=True)
 
-    def school(self, child_id: str, agency_id: str, since: date) -> None:
-        self.add("school_enrolments", child_id=child_id, agency_id=agency_id, since=since, until=None)
+    def school(self, child_id: str, agency_id: str, since: date, until: date | None = None) -> None:
+        self.add("school_enrolments", child_id=child_id, agency_id=agency_id, since=since, until=until)
 
-    def gp(self, child_id: str, agency_id: str, since: date) -> None:
-        self.add("gp_registrations", child_id=child_id, agency_id=agency_id, since=since, until=None)
+    def gp(self, child_id: str, agency_id: str, since: date, until: date | None = None) -> None:
+        self.add("gp_registrations", child_id=child_id, agency_id=agency_id, since=since, until=until)
 
     def involve(self, practitioner_id: str, child_id: str, service: str, since: date, *, lead: bool = False,
                 sensitive: bool = False, consent: bool = False, until: date | None = None) -> None:
         self.add("involvements", practitioner_id=practitioner_id, child_id=child_id, service=service, since=since,
                  until=until, lead=lead, sensitive=sensitive, consent=consent)
 
-    def plan(self, child_id: str, la_code: str, kind: str, since: date) -> None:
-        self.add("plans", child_id=child_id, la_code=la_code, kind=kind, since=since, until=None)
+    def plan(self, child_id: str, la_code: str, kind: str, since: date, until: date | None = None) -> None:
+        self.add("plans", child_id=child_id, la_code=la_code, kind=kind, since=since, until=until)
+
+    def attend(self, child_id: str, agency_id: str, at: datetime, reason: str = "injury") -> None:
+        self.add("attendances", child_id=child_id, agency_id=agency_id, at=at, reason=reason)
 
     def shield(self, child_id: str, la_code: str, on: date) -> None:
         self.add("shielding", child_id=child_id, shielded=True, la_code=la_code, decided_on=on,

@@ -398,3 +398,12 @@ def test_only_the_holding_team_shields_and_unshields(world: dict[str, str], api_
 def test_audit_trail_verifies_after_all_that(world: dict[str, str], api_client: Any, demo_tokens: Any) -> None:
     body = api_client.get("/audit/verify", headers=demo_tokens["auditor.birmingham"]).json()
     assert body["ok"] is True and body["events"] > 10
+
+
+def test_audit_search_refuses_offsets_neo4j_cannot_store(world: dict[str, str], api_client: Any,
+                                                         demo_tokens: Any) -> None:
+    headers = demo_tokens["auditor.birmingham"]
+    for bad in ("2020-01-01T00:00:00+23:59", "2020-01-01T00:00:00-19:00"):
+        response = api_client.get("/audit", headers=headers, params={"since": bad, "until": bad})
+        assert response.status_code == 422 and "since" in response.json()["detail"], response.text
+    assert api_client.get("/audit", headers=headers, params={"since": "2020-01-01T00:00:00+18:00"}).status_code == 200

@@ -3,8 +3,9 @@
 Hypothesis builds random households (shared and own carers, addresses, schools, GPs, practitioners,
 sensitive services with and without consent, one or more shielded members held by Birmingham or Leeds),
 writes them through the real ingestion path, and asks the API everything each role may ask about every
-member: cards, networks, moves and searches. Every withheld value is a unique token, so a plain text
-search of each response is exact.
+member: cards, networks, moves, searches and, after an alert scan (every member is on a CP plan and has
+been to its own emergency department three times), the alert inbox. Every withheld value is a unique
+token, so a plain text search of each response is exact.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from neo4j import Driver
 
-from graph import schema
+from graph import alerts, schema
 from graph.config import GraphSettings
 from tests.conftest import restore_demo_users
 from tests.factories import BIRMINGHAM, LEEDS, Feeds
@@ -28,6 +30,7 @@ _counter = itertools.count(1)
 VIEWERS = ("practitioner.birmingham", "practitioner.leeds", "safeguarding_lead.birmingham",
            "safeguarding_lead.leeds", "la_admin.birmingham", "la_admin.leeds")
 LA_OF = {"birmingham": BIRMINGHAM, "leeds": LEEDS}
+SCAN_DATE = date(2026, 10, 31)
 
 
 def _letters(n: int, width: int = 5) -> str:
@@ -120,6 +123,11 @@ def _build(spec: dict[str, Any]) -> tuple[Feeds, list[Member]]:
             pid = f.practitioner(f"P-{t.word()}", name, agency, phone=phone)
             f.involve(pid, m.child_id, kind, date(2020, 1, 1), sensitive=sensitive, consent=consent)
             m.values |= {name, phone, next(r["name"] for r in f.rows["agencies"] if r["agency_id"] == agency)}
+        f.plan(m.child_id, la, "cp_plan", date(2025, 1, 1))
+        hospital = f.agency(f"ED-{t.word()}", f"{t.word()} Emergency", "unscheduled_care", la)
+        for month in (3, 5, 7):
+            f.attend(m.child_id, hospital, datetime(2026, month, 1, 12, 0))
+        m.values |= {next(r["name"] for r in f.rows["agencies"] if r["agency_id"] == hospital)}
         if shielder:
             f.shield(m.child_id, LA_OF[shielder], date(2021, 1, 1))
         members.append(m)
@@ -150,11 +158,20 @@ def _responses(client: Any, headers: dict[str, str], viewer: str, members: list[
                               params={"given_name": m.given, "family_name": m.family}).text)
         out.append(client.get("/children/search", headers=h,
                               params={"family_name": m.family, "dob": m.dob.isoformat()}).text)
+    if role in ("safeguarding_lead", "la_admin"):
+        out.append(client.get("/alerts", headers=h, params={"limit": 200}).text)
     for postcode in sorted(postcodes):
         found = client.get("/children/search", headers=h, params={"family_name": members[0].family,
                                                                    "postcode": postcode})
         out.append(found.text)
     return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh(driver: Driver, neo4j_settings: GraphSettings) -> None:
+    """An empty database for this module: the tokens restart in every run, so an earlier run's households
+    would otherwise share carers and schools with this run's."""
+    schema.wipe(driver, database=neo4j_settings.database)
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -168,6 +185,7 @@ def test_withheld_values_never_reach_a_viewer_who_may_not_see_them(
     restore_demo_users(driver, db)
     feeds, members = _build(spec)
     feeds.write(driver, db)
+    alerts.scan(driver, database=db, as_of=SCAN_DATE)
     postcodes = {r["postcode"] for r in feeds.rows["addresses"]}
     for viewer in VIEWERS:
         hidden = [m for m in members if _hidden_from(viewer, m)]
@@ -185,3 +203,7 @@ def test_withheld_values_never_reach_a_viewer_who_may_not_see_them(
                 card = json.loads(api_client.get(f"/children/{m.child_id}",
                                                  headers={**demo_tokens[viewer], "X-Purpose": "x"}).text)
                 assert {"address", "carers", "school", "services"} <= set(card) and card["shielded"] is True
+                if not hidden:  # an alert is withheld whole while its household has a member hidden from the team
+                    inbox = api_client.get("/alerts", headers={**demo_tokens[viewer], "X-Purpose": "x"},
+                                           params={"kind": "repeat_emergency", "limit": 200}).json()
+                    assert m.child_id in {a["child_id"] for a in inbox["items"]}

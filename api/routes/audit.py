@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AfterValidator
 
 from api.deps import DriverDep, GraphSettingsDep, require_roles
 from graph import audit
@@ -18,6 +19,17 @@ Auditor = Annotated[Viewer, Depends(require_roles(*AUDIT_ROLES))]
 Key = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 
+def _storable(value: datetime | None) -> datetime | None:
+    """Neo4j takes UTC offsets of at most 18 hours (as ISO 8601 does); a larger one failed inside the query."""
+    offset = value.utcoffset() if value is not None else None
+    if offset is not None and abs(offset) > timedelta(hours=18):
+        raise ValueError("the UTC offset must be between -18:00 and +18:00")
+    return value
+
+
+Instant = Annotated[datetime | None, AfterValidator(_storable), Query()]
+
+
 @router.get("", summary="Who looked at what, when and why")
 def search(
     driver: DriverDep,
@@ -25,8 +37,8 @@ def search(
     viewer: Auditor,
     child_id: Key = None,
     user_id: Key = None,
-    since: Annotated[datetime | None, Query()] = None,
-    until: Annotated[datetime | None, Query()] = None,
+    since: Instant = None,
+    until: Instant = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:

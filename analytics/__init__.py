@@ -1,0 +1,1 @@
+"""Reviewer analytics without Neo4j: keyed pseudonyms, small-cell suppression, network measures."""

@@ -1,0 +1,337 @@
+"""Signposting alerts: raised by a set-based scan of the graph, read and worked through by leads.
+
+Each rule is one statement over the whole graph (started from an index, no per-child round trips)
+that ends in the same tail: address the alert, then MERGE it on its key. The key names the kind,
+the child, the fact that triggered it (the move, the last day on a school roll, ...) and the
+authority addressed, and is unique (schema migration 3), so re-scans and concurrent scans never
+duplicate an alert. A shielded child's alerts, and those of a child whose household has a shielded
+member, are addressed only to the holding authority; reads apply the shielding policy again, so an
+alert raised before a child was shielded disappears from everyone else's inbox.
+
+Rules and dates are described in docs/alerts.md.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, time as dtime, timedelta
+from typing import Any
+
+from neo4j import Driver, ManagedTransaction
+
+from graph.children import native
+from graph.policy import hidden, kin
+from graph.viewer import Viewer
+from graph.workdays import due_dates
+
+SCAN_KINDS = ("protected_move", "transfer_in_overdue", "no_school_roll", "no_gp", "repeat_emergency")
+KINDS = (*SCAN_KINDS, "break_glass")  # break-glass alerts are raised by the override route
+LOOKBACK_DAYS = 365  # moves and emergency attendances count over the year before the scan date
+TRANSFER_IN_WORKING_DAYS = 15  # Working Together: a transfer-in conference within 15 working days
+REPEAT_EMERGENCY_VISITS = 3
+SCHOOL_AGES = (5, 16)
+PROTECTED_PLANS = ["cp_plan", "looked_after"]
+STATUTORY_PLANS = ["cp_plan", "looked_after", "child_in_need"]
+
+# The authorities that may hear about child `c`: the shielding authority when `c` is shielded
+# (its holding authority if the shield names none), else the shielding authorities of its household's
+# shielded members (sharing a carer, or living at its address now). Empty for an ordinary household.
+_HOLDERS = """
+CASE WHEN c.shielded THEN
+  [coalesce(COLLECT { MATCH (c)-[:SHIELDED_BY]->(s:LocalAuthority) RETURN s }[0],
+            COLLECT { MATCH (c)-[:HELD_BY]->(s:LocalAuthority) RETURN s }[0])]
+ELSE COLLECT {
+  MATCH (c)<-[:CARES_FOR]-(:Carer)-[:CARES_FOR]->(k:Child {shielded: true}) WHERE k <> c
+  RETURN coalesce(COLLECT { MATCH (k)-[:SHIELDED_BY]->(s:LocalAuthority) RETURN s }[0],
+                  COLLECT { MATCH (k)-[:HELD_BY]->(s:LocalAuthority) RETURN s }[0]) AS s
+  UNION
+  MATCH (c)-[x:LIVED_AT WHERE x.until IS NULL]->(:Address)<-[y:LIVED_AT WHERE y.until IS NULL]-(k:Child {shielded: true})
+  WHERE k <> c
+  RETURN coalesce(COLLECT { MATCH (k)-[:SHIELDED_BY]->(s:LocalAuthority) RETURN s }[0],
+                  COLLECT { MATCH (k)-[:HELD_BY]->(s:LocalAuthority) RETURN s }[0]) AS s
+} END
+"""
+
+# Every rule yields rows (c, kind, fact, details, addressees); this tail addresses and MERGEs them.
+_RAISE = f"""
+WITH c, kind, fact, details, addressees, {_HOLDERS} AS holders
+WITH c, kind, fact, details,
+     CASE WHEN c.shielded OR size(holders) > 0 THEN holders ELSE addressees END AS targets
+UNWIND targets AS la
+WITH DISTINCT c, kind, fact, details, la WHERE la IS NOT NULL
+MERGE (a:Alert {{key: kind + '|' + c.id + '|' + fact + '|' + la.code}})
+  ON CREATE SET a.id = randomUUID(), a.kind = kind, a.state = 'open', a.la_code = la.code, a.child_id = c.id,
+                a.raised_at = $raised_at, a.as_of = $as_of, a.scan_id = $scan_id, a += details
+RETURN kind, count(a) AS addressed, count(CASE WHEN a.scan_id = $scan_id THEN 1 END) AS raised
+"""
+
+# A child on a CP plan or looked after on the day it moved to an address in another authority, in the
+# year before the scan; when the 15th working day after the move has passed with no involvement or plan
+# in the receiving authority recorded by then, also a transfer-in alert (a late record does not undo
+# it: the answer does not depend on the day the scan runs). Started from the LIVED_AT(since) index.
+MOVES = """
+MATCH (c:Child)-[l:LIVED_AT]->(:Address)-[:IN]->(to:LocalAuthority)
+WHERE l.since > $window_start AND l.since <= $as_of
+CALL (c, l) {
+  MATCH (c)-[p:LIVED_AT]->(:Address)-[:IN]->(src:LocalAuthority) WHERE p.since < l.since
+  RETURN src ORDER BY p.since DESC LIMIT 1
+}
+WITH c, l, src, to WHERE src <> to
+MATCH (c)-[h:HAS_PLAN]->(resp:LocalAuthority)
+WHERE h.kind IN $protected_plans AND h.since <= l.since AND (h.until IS NULL OR h.until >= l.since)
+WITH c, l, src, to, collect(DISTINCT h.kind) AS plans, collect(DISTINCT resp) AS responsible
+WITH c, l, src, to, plans, responsible, $due_by[toString(l.since)] AS due
+WITH c, src, to, plans, responsible + [to] AS addressees, due,
+     toString(l.since) + ':' + src.code + '>' + to.code AS fact,
+     {from_code: src.code, from_name: src.name, to_code: to.code, to_name: to.name, moved_on: l.since,
+      plans: plans} AS move,
+     due < $as_of
+       AND NOT EXISTS { (c)<-[i:INVOLVED_WITH]-(:Practitioner)-[:WORKS_FOR]->(:Agency)-[:IN]->(to)
+                        WHERE i.since <= due AND (i.until IS NULL OR i.until >= l.since) }
+       AND NOT EXISTS { (c)-[h2:HAS_PLAN]->(to) WHERE h2.since <= due AND (h2.until IS NULL OR h2.until >= l.since) }
+       AS overdue
+UNWIND [['protected_move', move]] + CASE WHEN overdue THEN [['transfer_in_overdue', move {.*, due: due}]] ELSE [] END
+       AS raised
+WITH c, raised[0] AS kind, fact, raised[1] AS details, addressees
+""" + _RAISE
+
+# A child with a statutory plan today and, for the school roll, of school age (5-16), with no current
+# enrolment or GP registration. The fact is the day the last one ended ('never' if there was none).
+_UNREGISTERED = """
+MATCH (c:Child)-[h:HAS_PLAN]->(resp:LocalAuthority)
+WHERE h.kind IN $statutory_plans AND h.since <= $as_of AND (h.until IS NULL OR h.until >= $as_of)
+  AND coalesce(c.status, 'active') <> 'left_england'
+WITH c, collect(DISTINCT h.kind) AS plans, collect(DISTINCT resp) AS addressees
+WITH c, plans, addressees, duration.between(c.dob, $as_of).years AS age
+"""
+NO_SCHOOL_ROLL = _UNREGISTERED + """
+WHERE $min_age <= age <= $max_age
+  AND NOT EXISTS { (c)-[e:ENROLLED_AT]->() WHERE e.since <= $as_of AND (e.until IS NULL OR e.until > $as_of) }
+WITH c, plans, addressees, age, COLLECT { MATCH (c)-[e:ENROLLED_AT]->() WHERE e.until <= $as_of
+                                          RETURN e.until ORDER BY e.until DESC LIMIT 1 }[0] AS left_on
+WITH c, 'no_school_roll' AS kind, coalesce(toString(left_on), 'never') AS fact, addressees,
+     {plans: plans, age: age, off_roll_since: left_on} AS details
+""" + _RAISE
+NO_GP = _UNREGISTERED + """
+WHERE NOT EXISTS { (c)-[g:REGISTERED_WITH]->() WHERE g.since <= $as_of AND (g.until IS NULL OR g.until > $as_of) }
+WITH c, plans, addressees, age, COLLECT { MATCH (c)-[g:REGISTERED_WITH]->() WHERE g.until <= $as_of
+                                          RETURN g.until ORDER BY g.until DESC LIMIT 1 }[0] AS left_on
+WITH c, 'no_gp' AS kind, coalesce(toString(left_on), 'never') AS fact, addressees,
+     {plans: plans, age: age, unregistered_since: left_on} AS details
+""" + _RAISE
+
+# Three or more emergency attendances in the year before the scan, from the ATTENDED(at) index. The
+# fact is the attendance that first brought the count in a year to three within that window, so the
+# same run of visits raises one alert however often it is scanned. Addressed to the authority the child
+# lives in (else its holding authority) and the authorities of its plans.
+REPEAT_EMERGENCY = """
+MATCH (c:Child)-[v:ATTENDED]->(:Agency)
+WHERE v.at > $window_start_at AND v.at <= $as_of_end
+WITH c, count(v) AS visits WHERE visits >= $visits
+WITH c, visits, COLLECT { MATCH (c)-[w:ATTENDED]->(e:Agency)
+                          WHERE w.at > $window_start_at - duration({years: 1}) AND w.at <= $as_of_end
+                          RETURN [w.at, e.name] AS seen ORDER BY w.at } AS seen
+WITH c, visits, [x IN seen | x[0]] AS ats, [x IN seen WHERE x[0] > $window_start_at] AS recent
+WITH c, visits, recent, [t IN ats WHERE t > $window_start_at
+                         AND size([u IN ats WHERE u <= t AND u > t - duration({years: 1})]) >= $visits][0] AS crossing
+WITH c, 'repeat_emergency' AS kind, toString(crossing) AS fact,
+     {visits: visits, first_at: recent[0][0], last_at: recent[-1][0],
+      hospitals: reduce(names = [], x IN recent | CASE WHEN x[1] IN names THEN names ELSE names + x[1] END)} AS details,
+     [coalesce(COLLECT { MATCH (c)-[cur:LIVED_AT WHERE cur.until IS NULL]->(:Address)-[:IN]->(here:LocalAuthority)
+                         RETURN here }[0],
+               COLLECT { MATCH (c)-[:HELD_BY]->(held:LocalAuthority) RETURN held }[0])]
+     + COLLECT { MATCH (c)-[h:HAS_PLAN]->(r:LocalAuthority)
+                 WHERE h.kind IN $statutory_plans AND h.since <= $as_of AND (h.until IS NULL OR h.until >= $as_of)
+                 RETURN r } AS addressees
+""" + _RAISE
+
+RULES: dict[str, str] = {"moves": MOVES, "no_school_roll": NO_SCHOOL_ROLL, "no_gp": NO_GP,
+                         "repeat_emergency": REPEAT_EMERGENCY}
+
+
+@dataclass
+class ScanResult:
+    """What one scan found: per kind, alerts addressed (existing ones included) and newly raised."""
+
+    as_of: date
+    addressed: dict[str, int] = field(default_factory=dict)
+    raised: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_raised(self) -> int:
+        return sum(self.raised.values())
+
+
+def scan_params(as_of: date) -> dict[str, Any]:
+    """The parameters every rule takes: the scan date, the windows and the transfer-in due dates."""
+    window_start = as_of - timedelta(days=LOOKBACK_DAYS)
+    return {
+        "as_of": as_of,
+        "as_of_end": datetime.combine(as_of, dtime.max),
+        "window_start": window_start,
+        "window_start_at": datetime.combine(window_start, dtime.max),
+        "due_by": due_dates(window_start, as_of, TRANSFER_IN_WORKING_DAYS),
+        "protected_plans": PROTECTED_PLANS,
+        "statutory_plans": STATUTORY_PLANS,
+        "min_age": SCHOOL_AGES[0],
+        "max_age": SCHOOL_AGES[1],
+        "visits": REPEAT_EMERGENCY_VISITS,
+    }
+
+
+def run_rule(tx: ManagedTransaction, *, rule: str, params: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """One rule over the whole graph: (kind, alerts addressed, alerts newly raised) per kind."""
+    return [(r["kind"], r["addressed"], r["raised"]) for r in tx.run(RULES[rule], params)]
+
+
+def scan(
+    driver: Driver,
+    *,
+    database: str,
+    as_of: date,
+    parallel: int = 2,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ScanResult:
+    """Run every rule as of a date, each in a write transaction of its own, `parallel` at a time; idempotent.
+
+    Raises:
+        neo4j.exceptions.Neo4jError: a rule failed; the rules before it are kept (each is idempotent).
+    """
+    params = {**scan_params(as_of), "raised_at": datetime.now().astimezone(), "scan_id": str(uuid.uuid4())}
+    result = ScanResult(as_of=as_of)
+    for kind in SCAN_KINDS:
+        result.addressed[kind] = result.raised[kind] = 0
+
+    def one(rule: str) -> tuple[str, list[tuple[str, int, int]], float]:
+        started = time.perf_counter()
+        with driver.session(database=database) as session:
+            rows = session.execute_write(run_rule, rule=rule, params=params)
+        return rule, rows, time.perf_counter() - started
+
+    # Rules write alerts of different kinds (different keys), so they run side by side without contention.
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        for done, (rule, rows, seconds) in enumerate(pool.map(one, RULES), start=1):
+            for kind, addressed, raised in rows:
+                result.addressed[kind] += addressed
+                result.raised[kind] += raised
+            result.seconds[rule] = seconds
+            if progress is not None:
+                progress(rule, done, len(RULES))
+    return result
+
+
+# -- the inbox ---------------------------------------------------------------------------------
+
+# Alerts addressed to the viewer's authority whose child the viewer may see in full: not hidden from
+# them, and no hidden member in its household (policy rules 1 and 3, as on the card).
+_VISIBLE = f"""
+MATCH (a:Alert {{la_code: $viewer.la_code}})
+OPTIONAL MATCH (c:Child {{id: a.child_id}})
+WITH a, c WHERE c IS NULL OR NOT ({hidden('c')} OR size({kin('c')}) > 0)
+"""
+_ITEM = """a {.id, .kind, .state, .child_id, .la_code, .raised_at, .as_of,
+  .from_code, .from_name, .to_code, .to_name, .moved_on, .plans, .due, .age, .off_roll_since,
+  .unregistered_since, .visits, .first_at, .last_at, .hospitals, .user_id, .user_role, .user_la_code, .reason,
+  .request_id, .acknowledged_at, .acknowledged_by, .note, .closed_at, .closed_by, .close_note}"""
+INBOX = _VISIBLE + f"""
+WITH a ORDER BY a.raised_at DESC, a.id
+WITH collect(a) AS every
+WITH every, [a IN every WHERE ($state IS NULL OR a.state = $state) AND ($kind IS NULL OR a.kind = $kind)] AS chosen
+RETURN {{open: size([a IN every WHERE a.state = 'open']),
+         acknowledged: size([a IN every WHERE a.state = 'acknowledged']),
+         closed: size([a IN every WHERE a.state = 'closed'])}} AS counts,
+       size(chosen) AS total, [a IN chosen[$skip..$skip + $limit] | {_ITEM}] AS items
+"""
+ONE = _VISIBLE + f"WITH a WHERE a.id = $alert_id RETURN {_ITEM} AS item"
+ACKNOWLEDGE = """
+MATCH (a:Alert {id: $alert_id}) WHERE a.state = 'open'
+SET a.state = 'acknowledged', a.acknowledged_at = datetime(), a.acknowledged_by = $viewer.user_id, a.note = $note
+"""
+CLOSE = """
+MATCH (a:Alert {id: $alert_id}) WHERE a.state IN ['open', 'acknowledged']
+SET a.state = 'closed', a.closed_at = datetime(), a.closed_by = $viewer.user_id, a.close_note = $note
+"""
+
+# What each kind shows besides the common fields.
+DETAILS: dict[str, tuple[str, ...]] = {
+    "protected_move": ("from_code", "from_name", "to_code", "to_name", "moved_on", "plans"),
+    "transfer_in_overdue": ("from_code", "from_name", "to_code", "to_name", "moved_on", "plans", "due"),
+    "no_school_roll": ("plans", "age", "off_roll_since"),
+    "no_gp": ("plans", "age", "unregistered_since"),
+    "repeat_emergency": ("visits", "first_at", "last_at", "hospitals"),  # hospitals in order of first visit
+    "break_glass": ("user_id", "user_role", "user_la_code", "reason", "request_id"),
+}
+_PLAN_NAMES = {"cp_plan": "a child protection plan", "looked_after": "looked after",
+               "child_in_need": "a child in need plan"}
+
+
+def _plans(item: dict[str, Any]) -> str:
+    return " and ".join(_PLAN_NAMES.get(p, p) for p in item.get("plans") or []) or "a plan"
+
+
+def summary(item: dict[str, Any]) -> str:
+    """One plain sentence saying what happened and what is expected."""
+    kind = item["kind"]
+    if kind == "protected_move":
+        return (f"Child {item['child_id']} ({_plans(item)}) moved from {item['from_name']} to {item['to_name']} "
+                f"on {item['moved_on']}.")
+    if kind == "transfer_in_overdue":
+        return (f"Child {item['child_id']} ({_plans(item)}) moved from {item['from_name']} to {item['to_name']} "
+                f"on {item['moved_on']}; no involvement or plan in {item['to_name']} was recorded by {item['due']} "
+                "(15 working days).")
+    if kind == "no_school_roll":
+        since = f"since {item['off_roll_since']}" if item.get("off_roll_since") else "with no enrolment on record"
+        return f"Child {item['child_id']} ({_plans(item)}, aged {item['age']}) is on no school roll, {since}."
+    if kind == "no_gp":
+        since = f"since {item['unregistered_since']}" if item.get("unregistered_since") else "with none on record"
+        return f"Child {item['child_id']} ({_plans(item)}) is registered with no GP practice, {since}."
+    if kind == "repeat_emergency":
+        return (f"Child {item['child_id']} attended emergency care {item['visits']} times in 12 months "
+                f"({', '.join(item.get('hospitals') or [])}).")
+    if kind == "break_glass":
+        return (f"A {item['user_role']} of {item['user_la_code']} opened shielded record {item['child_id']} "
+                f"by override: {item['reason']}")
+    return f"{kind} for child {item['child_id']}."
+
+
+def _shape(raw: dict[str, Any]) -> dict[str, Any]:
+    item = native(raw)
+    return {
+        "id": item["id"], "kind": item["kind"], "state": item["state"], "child_id": item["child_id"],
+        "la_code": item["la_code"], "raised_at": item["raised_at"], "as_of": item["as_of"],
+        "summary": summary(item),
+        "details": {k: item[k] for k in DETAILS.get(item["kind"], ())},
+        "acknowledged": None if item["acknowledged_at"] is None else
+        {"at": item["acknowledged_at"], "by": item["acknowledged_by"], "note": item["note"]},
+        "closed": None if item["closed_at"] is None else
+        {"at": item["closed_at"], "by": item["closed_by"], "note": item["close_note"]},
+    }
+
+
+def inbox(tx: ManagedTransaction, *, viewer: Viewer, state: str | None = None, kind: str | None = None,
+          limit: int = 50, skip: int = 0) -> dict[str, Any]:
+    """The alerts addressed to the viewer's authority that the viewer may see, newest first, one page."""
+    record = tx.run(INBOX, viewer=viewer.params(), override=[], state=state, kind=kind, limit=limit,
+                    skip=skip).single(strict=True)
+    return {"counts": record["counts"], "total": record["total"], "items": [_shape(a) for a in record["items"]]}
+
+
+def get(tx: ManagedTransaction, *, viewer: Viewer, alert_id: str) -> dict[str, Any] | None:
+    """One alert as the viewer may see it, or None (also when it is addressed to someone else)."""
+    record = tx.run(ONE, viewer=viewer.params(), override=[], alert_id=alert_id).single()
+    return None if record is None else _shape(record["item"])
+
+
+def acknowledge(tx: ManagedTransaction, *, viewer: Viewer, alert_id: str, note: str) -> bool:
+    """Mark an open alert acknowledged, with a note; False if it was not open. The caller checked visibility."""
+    return tx.run(ACKNOWLEDGE, viewer=viewer.params(), alert_id=alert_id, note=note).consume().counters.properties_set > 0
+
+
+def close(tx: ManagedTransaction, *, viewer: Viewer, alert_id: str, note: str | None) -> bool:
+    """Close an open or acknowledged alert; False if it was already closed. The caller checked visibility."""
+    return tx.run(CLOSE, viewer=viewer.params(), alert_id=alert_id, note=note).consume().counters.properties_set > 0
