@@ -38,7 +38,7 @@ def world(driver: Driver, neo4j_settings: GraphSettings, small_england: Path, tm
     analytics.compute(driver, database=db, as_of=AS_OF)
     records, _, _ = driver.execute_query("""
         MATCH (c:Child) RETURN [c.id, c.given_name, c.family_name, c.given_name + ' ' + c.family_name,
-                                c.nhs_number, c.upn, c.la_child_id] + c.former_names AS values
+                                c.nhs_number, c.upn, c.la_child_id] + coalesce(c.former_names, []) AS values
         UNION ALL MATCH (k:Carer) RETURN [k.id, k.name, k.phone, k.email] AS values
         UNION ALL MATCH (a:Address) RETURN [a.id, a.line1, a.line2, a.postcode] AS values
         UNION ALL MATCH (p:Practitioner) RETURN [p.id, p.name, p.phone, p.email] AS values
