@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from neo4j import Driver, ManagedTransaction
-from neo4j.exceptions import ConstraintError, TransientError
+from neo4j import READ_ACCESS, Driver, ManagedTransaction
+from neo4j.exceptions import ConstraintError, SessionExpired, TransientError
 
 from graph.viewer import Viewer
 
@@ -449,7 +449,7 @@ def audited_read(
     action: str,
     purpose: str,
     request_id: str,
-    read: Callable[[ManagedTransaction], T],
+    read: Callable[[Any], T],
     children_of: Callable[[T], Sequence[str]],
     outcome_of: Callable[[T], str] | None = None,
     flagged: bool | Callable[[T], bool] = False,
@@ -458,6 +458,12 @@ def audited_read(
 ) -> T:
     """The one way to read child data: read (routed as a read), write the audit event, then return.
 
+    The read runs as auto-commit statements in a read session: one round trip each, where a
+    transaction function adds a BEGIN and a COMMIT for nothing (Neo4j reads are read-committed
+    either way), and a cluster still routes them to its readers. A transient failure (a leader
+    change, a lost connection to a reader) is tried once more. `read` gets the session and uses
+    it as the query functions use a transaction (`run`).
+
     With a `writer` the event joins its group commit (the API); without, it commits on its own.
     The outcome defaults to "ok" when `children_of` names children and "not_found" when it names
     none; `outcome_of` overrides it. A read that raises is recorded with outcome "error".
@@ -465,7 +471,7 @@ def audited_read(
     Raises:
         Whatever the read, the callables or the audit write raise; the data is then never returned.
     """
-    with driver.session(database=database) as session:
+    with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
 
         def record(children: Sequence[str], outcome: str, is_flagged: bool, info: Mapping[str, Any] | None) -> None:
             event = {"viewer": viewer, "action": action, "children": children, "purpose": purpose,
@@ -476,7 +482,10 @@ def audited_read(
                 session.execute_write(lambda tx: append(tx, **event))
 
         try:
-            data = session.execute_read(read)
+            try:
+                data = read(session)
+            except (TransientError, SessionExpired):
+                data = read(session)
         except Exception as exc:
             record([], "error", False, {"error": type(exc).__name__})
             raise

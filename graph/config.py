@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +40,12 @@ class GraphSettings(BaseSettings):
     heap: str = Field(default="1g", pattern=r"^\d+[kmgKMG]$")
     pagecache: str = Field(default="1g", pattern=r"^\d+[kmgKMG]$")
     version: str = NEO4J_VERSION
+
+    @field_validator("home", "dist")
+    @classmethod
+    def _absolute(cls, path: Path | None) -> Path | None:
+        """A relative CP_NEO4J_HOME is taken from where the command runs (the DBMS runs elsewhere)."""
+        return None if path is None else path.expanduser().resolve()
 
     @property
     def dist_root(self) -> Path:
