@@ -1,4 +1,9 @@
-"""The FastAPI application: one driver per process, request ids, security headers, error mapping."""
+"""The FastAPI application: its drivers, request ids, security headers, error mapping.
+
+Two drivers per process, both opened and closed by the lifespan: the async one serves the hot read
+routes on the event loop (no thread hand-over a request), the sync one everything else and the
+audit writer's thread.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from api.routes import audit as audit_routes
 from api.routes import children as children_routes
 from graph.audit import AuditWriter
 from graph.config import GraphSettings, get_settings
-from graph.db import connect, ping
+from graph.db import connect, connect_async, ping
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -93,10 +98,12 @@ def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSet
         app.state.api_settings = api_settings
         app.state.driver = connect(graph_settings, fail_fast=True)
         app.state.audit = AuditWriter(app.state.driver, database=graph_settings.database, confirm_users=True)
+        app.state.async_driver = connect_async(graph_settings)
         try:
             yield
         finally:
             app.state.audit.close()
+            await app.state.async_driver.close()
             app.state.driver.close()
 
     app = FastAPI(

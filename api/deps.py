@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
-from neo4j import Driver
+from neo4j import AsyncDriver, Driver
 
 from api.config import ApiSettings
 from api.security import InvalidToken, decode_token
@@ -33,7 +33,13 @@ async def get_api_settings_dep(request: Request) -> ApiSettings:
     return request.app.state.api_settings
 
 
+async def get_async_driver(request: Request) -> AsyncDriver:
+    """The process's async driver (the hot read routes), opened by the app's lifespan."""
+    return request.app.state.async_driver
+
+
 DriverDep = Annotated[Driver, Depends(get_driver)]
+AsyncDriverDep = Annotated[AsyncDriver, Depends(get_async_driver)]
 GraphSettingsDep = Annotated[GraphSettings, Depends(get_graph_settings)]
 ApiSettingsDep = Annotated[ApiSettings, Depends(get_api_settings_dep)]
 

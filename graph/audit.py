@@ -10,6 +10,7 @@ command prints it) also catches a rewrite of the whole chain.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import queue
@@ -17,14 +18,15 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from neo4j import READ_ACCESS, Driver, ManagedTransaction
+from neo4j import READ_ACCESS, AsyncDriver, Driver, ManagedTransaction
 from neo4j.exceptions import ConstraintError, SessionExpired, TransientError
 
+from graph.query import Query
 from graph.viewer import Viewer
 
 T = TypeVar("T")
@@ -351,16 +353,30 @@ class AuditWriter:
             AuditError: the writer is closed, or the commit did not come within the timeout.
             Whatever the statement raised (the database unreachable, say).
         """
+        try:
+            return self._submit(event).result(timeout=self._timeout)
+        except TimeoutError:
+            raise AuditError(f"the audit event was not committed within {self._timeout:g} s") from None
+
+    async def append_async(self, **event: Any) -> AuditRecord:
+        """As `append`, awaited on an event loop (the loop goes on serving while the batch commits).
+
+        A request cancelled while it waits (its client went away) leaves the event to be written:
+        the shield keeps the cancellation from reaching the writer's future.
+        """
+        try:
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._submit(event))), self._timeout)
+        except TimeoutError:
+            raise AuditError(f"the audit event was not committed within {self._timeout:g} s") from None
+
+    def _submit(self, event: Mapping[str, Any]) -> Future[AuditRecord]:
         fields = event_fields(**event)
         done: Future[AuditRecord] = Future()
         with self._lock:
             if self._closed:
                 raise AuditError("the audit writer is closed")
             self._queue.put((fields, done))
-        try:
-            return done.result(timeout=self._timeout)
-        except TimeoutError:
-            raise AuditError(f"the audit event was not committed within {self._timeout:g} s") from None
+        return done
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop; later appends raise AuditError."""
@@ -467,15 +483,14 @@ def audited_read(
     With a `writer` the event joins its group commit (the API); without, it commits on its own.
     The outcome defaults to "ok" when `children_of` names children and "not_found" when it names
     none; `outcome_of` overrides it. A read that raises is recorded with outcome "error".
+    `audited_read_async` is the same choke point on an event loop.
 
     Raises:
         Whatever the read, the callables or the audit write raise; the data is then never returned.
     """
     with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
 
-        def record(children: Sequence[str], outcome: str, is_flagged: bool, info: Mapping[str, Any] | None) -> None:
-            event = {"viewer": viewer, "action": action, "children": children, "purpose": purpose,
-                     "request_id": request_id, "outcome": outcome, "flagged": is_flagged, "detail": info}
+        def record(event: dict[str, Any]) -> None:
             if writer is not None:
                 writer.append(**event)
             else:
@@ -487,20 +502,75 @@ def audited_read(
             except (TransientError, SessionExpired):
                 data = read(session)
         except Exception as exc:
-            record([], "error", False, {"error": type(exc).__name__})
+            record(_failed(viewer, action, purpose, request_id, exc))
             raise
-        children = list(children_of(data))
-        outcome = outcome_of(data) if outcome_of is not None else ("ok" if children else "not_found")
-        is_flagged = flagged(data) if callable(flagged) else flagged
-        info = detail(data) if callable(detail) else detail
-        record(children, outcome, is_flagged, info)
+        record(_event(viewer, action, purpose, request_id, data, children_of, outcome_of, flagged, detail))
     return data
 
 
-def last_accesses(tx: ManagedTransaction, *, child_id: str, limit: int = 25) -> list[Access]:
+async def audited_read_async(
+    driver: AsyncDriver,
+    *,
+    database: str,
+    viewer: Viewer,
+    action: str,
+    purpose: str,
+    request_id: str,
+    read: Callable[[Any], Awaitable[T]],
+    children_of: Callable[[T], Sequence[str]],
+    writer: AuditWriter,
+    outcome_of: Callable[[T], str] | None = None,
+    flagged: bool | Callable[[T], bool] = False,
+    detail: Mapping[str, Any] | Callable[[T], Mapping[str, Any]] | None = None,
+) -> T:
+    """As `audited_read`, for the API's event loop: the read through the async driver, the event
+    through the writer's group commit, and no thread held while either waits.
+
+    Raises:
+        Whatever the read, the callables or the audit write raise; the data is then never returned.
+    """
+    async with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
+        try:
+            try:
+                data = await read(session)
+            except (TransientError, SessionExpired):
+                data = await read(session)
+        except Exception as exc:
+            await writer.append_async(**_failed(viewer, action, purpose, request_id, exc))
+            raise
+    await writer.append_async(**_event(viewer, action, purpose, request_id, data, children_of, outcome_of,
+                                       flagged, detail))
+    return data
+
+
+def _failed(viewer: Viewer, action: str, purpose: str, request_id: str, exc: Exception) -> dict[str, Any]:
+    """The event of a read that raised."""
+    return {"viewer": viewer, "action": action, "children": [], "purpose": purpose, "request_id": request_id,
+            "outcome": "error", "flagged": False, "detail": {"error": type(exc).__name__}}
+
+
+def _event(viewer: Viewer, action: str, purpose: str, request_id: str, data: T,
+           children_of: Callable[[T], Sequence[str]], outcome_of: Callable[[T], str] | None,
+           flagged: bool | Callable[[T], bool],
+           detail: Mapping[str, Any] | Callable[[T], Mapping[str, Any]] | None) -> dict[str, Any]:
+    """The event of a read that returned `data` (the arguments of `event_fields`)."""
+    children = list(children_of(data))
+    outcome = outcome_of(data) if outcome_of is not None else ("ok" if children else "not_found")
+    return {"viewer": viewer, "action": action, "children": children, "purpose": purpose,
+            "request_id": request_id, "outcome": outcome,
+            "flagged": flagged(data) if callable(flagged) else flagged,
+            "detail": detail(data) if callable(detail) else detail}
+
+
+def last_accesses_query(*, child_id: str, limit: int = 25) -> Query[list[Access]]:
     """The latest accesses to a child's record, newest first (CP-IS shows the last 25)."""
-    rows = tx.run(LAST_ACCESSES, child_id=child_id, limit=limit)
-    return [Access(**{**row["access"], "at": _native(row["access"]["at"])}) for row in rows]
+    return Query(LAST_ACCESSES, {"child_id": child_id, "limit": limit},
+                 lambda rows: [Access(**{**row["access"], "at": _native(row["access"]["at"])}) for row in rows])
+
+
+def last_accesses(tx: ManagedTransaction, *, child_id: str, limit: int = 25) -> list[Access]:
+    """As `last_accesses_query`, run in `tx`."""
+    return last_accesses_query(child_id=child_id, limit=limit).run(tx)
 
 
 def search(

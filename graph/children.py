@@ -21,6 +21,7 @@ from graph.policy import (
     sensitive_visible,
     team,
 )
+from graph.query import Query, first
 from graph.viewer import Viewer
 
 # The start of every single-child statement: the child, whether it is hidden, its holding authority
@@ -144,8 +145,7 @@ def lucene_terms(field_names: tuple[str, ...], text: str) -> str:
     return " AND ".join(terms)
 
 
-def search(
-    tx: ManagedTransaction,
+def search_query(
     *,
     viewer: Viewer,
     given_name: str | None = None,
@@ -154,8 +154,8 @@ def search(
     gender: str | None = None,
     postcode: str | None = None,
     limit: int = 20,
-) -> tuple[list[dict[str, Any]], bool]:
-    """Children matching the given fields, shaped for the viewer; returns (results, truncated).
+) -> Query[tuple[list[dict[str, Any]], bool]]:
+    """Children matching the given fields, shaped for the viewer; gives (results, truncated).
 
     Raises:
         ValueError: fewer than two identifying fields, or nothing to search an index on.
@@ -178,14 +178,33 @@ def search(
         statement = SEARCH_BY_POSTCODE
     else:
         raise ValueError("search needs a name, a date of birth or a postcode")
-    rows = [native(record["child"]) for record in tx.run(statement, params)]
+    return Query(statement, params, lambda records: _found(records, limit))
+
+
+def _found(records: list[Any], limit: int) -> tuple[list[dict[str, Any]], bool]:
+    rows = [native(record["child"]) for record in records]
     return rows[:limit], len(rows) > limit
 
 
-def card(tx: ManagedTransaction, *, viewer: Viewer, child_id: str, override: bool = False) -> dict[str, Any] | None:
+def search(tx: ManagedTransaction, *, viewer: Viewer, **fields: Any) -> tuple[list[dict[str, Any]], bool]:
+    """As `search_query` (same fields), run in `tx`."""
+    return search_query(viewer=viewer, **fields).run(tx)
+
+
+def card_query(*, viewer: Viewer, child_id: str, override: bool = False) -> Query[dict[str, Any] | None]:
     """The contacts card of one child as this viewer may see it, or None if there is no such child."""
-    record = tx.run(CARD, viewer=viewer.params(), child_id=child_id, override=[child_id] if override else []).single()
-    return None if record is None else native(record["card"])
+    params = {"viewer": viewer.params(), "child_id": child_id, "override": [child_id] if override else []}
+    return Query(CARD, params, lambda records: _field(records, "card"))
+
+
+def _field(records: list[Any], key: str) -> Any:
+    record = first(records)
+    return None if record is None else native(record[key])
+
+
+def card(tx: ManagedTransaction, *, viewer: Viewer, child_id: str, override: bool = False) -> dict[str, Any] | None:
+    """As `card_query`, run in `tx`."""
+    return card_query(viewer=viewer, child_id=child_id, override=override).run(tx)
 
 
 NETWORK = _CHILD + f"""
@@ -245,12 +264,20 @@ RETURN CASE WHEN is_hidden THEN {{child: {restricted('c', 'holding')}, hidden: t
 """
 
 
-def network(tx: ManagedTransaction, *, viewer: Viewer, child_id: str, depth: int = 1) -> dict[str, Any] | None:
+def network_query(*, viewer: Viewer, child_id: str, depth: int = 1) -> Query[dict[str, Any] | None]:
     """The child's involvement network as nodes and edges, shaped for the viewer; None if no such child."""
-    record = tx.run(NETWORK, viewer=viewer.params(), child_id=child_id, override=[], depth=depth).single()
-    if record is None:
+    params = {"viewer": viewer.params(), "child_id": child_id, "override": [], "depth": depth}
+    return Query(NETWORK, params, lambda records: _network(child_id, _field(records, "network")))
+
+
+def network(tx: ManagedTransaction, *, viewer: Viewer, child_id: str, depth: int = 1) -> dict[str, Any] | None:
+    """As `network_query`, run in `tx`."""
+    return network_query(viewer=viewer, child_id=child_id, depth=depth).run(tx)
+
+
+def _network(child_id: str, raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    if raw is None:
         return None
-    raw = native(record["network"])
     if raw["hidden"]:
         return {"hidden": True, "in_area": False, "child": raw["child"],
                 "nodes": [{"id": f"child:{child_id}", "kind": "child", "label": "shielded record"}], "edges": []}
@@ -300,13 +327,21 @@ def _plans_on(plans: list[dict[str, Any]], day: date, kinds: tuple[str, ...]) ->
                    and (p["until"] is None or p["until"] >= day)})
 
 
-def moves(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> dict[str, Any] | None:
+def moves_query(*, viewer: Viewer, child_id: str) -> Query[dict[str, Any] | None]:
     """Residence history, the moves between authorities in it (with the protecting plans held on the day:
     CP plan, looked after) and the placement moves of a looked-after child; None if no such child."""
-    record = tx.run(MOVES, viewer=viewer.params(), child_id=child_id, override=[]).single()
-    if record is None:
+    params = {"viewer": viewer.params(), "child_id": child_id, "override": []}
+    return Query(MOVES, params, lambda records: _moves(_field(records, "moves")))
+
+
+def moves(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> dict[str, Any] | None:
+    """As `moves_query`, run in `tx`."""
+    return moves_query(viewer=viewer, child_id=child_id).run(tx)
+
+
+def _moves(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    if raw is None:
         return None
-    raw = native(record["moves"])
     if raw["hidden"]:
         return {"hidden": True, "in_area": False, "child": raw["child"], "residences": [], "moves": [],
                 "placement_moves": []}
@@ -361,10 +396,20 @@ CREATE (:Alert {id: id, key: 'break_glass|' + c.id + '|' + id + '|' + la.code, k
 """
 
 
-def scope(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> dict[str, bool] | None:
+def scope_query(*, viewer: Viewer, child_id: str) -> Query[dict[str, bool] | None]:
     """Whether the child is hidden from the viewer and linked to the viewer's authority; None if unknown."""
-    record = tx.run(SCOPE, viewer=viewer.params(), child_id=child_id, override=[]).single()
+    params = {"viewer": viewer.params(), "child_id": child_id, "override": []}
+    return Query(SCOPE, params, _scope)
+
+
+def _scope(records: list[Any]) -> dict[str, bool] | None:
+    record = first(records)
     return None if record is None else {"hidden": record["hidden"], "in_area": record["in_area"]}
+
+
+def scope(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> dict[str, bool] | None:
+    """As `scope_query`, run in `tx`."""
+    return scope_query(viewer=viewer, child_id=child_id).run(tx)
 
 
 def holding(tx: ManagedTransaction, *, child_id: str) -> tuple[bool, str | None] | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from neo4j import Driver, GraphDatabase, RoutingControl
+from typing import Any
+
+from neo4j import AsyncDriver, AsyncGraphDatabase, Driver, GraphDatabase, RoutingControl
 from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
 
 from graph.config import GraphSettings
@@ -12,6 +14,20 @@ class DatabaseUnavailable(Exception):
     """Neo4j cannot be reached (down, restarting, or the wrong address)."""
 
 
+def _options(settings: GraphSettings, fail_fast: bool) -> dict[str, Any]:
+    timeouts = (
+        {"connection_acquisition_timeout": 5.0, "connection_timeout": 3.0, "max_transaction_retry_time": 2.0}
+        if fail_fast else {"connection_acquisition_timeout": 10.0}
+    )
+    return {
+        "auth": (settings.user, settings.password.get_secret_value()),
+        "max_connection_pool_size": 100 if fail_fast else 50,
+        # Schema-less warnings (a label not created yet) are noise for callers; errors still raise.
+        "notifications_min_severity": "OFF",
+        **timeouts,
+    }
+
+
 def connect(settings: GraphSettings, *, fail_fast: bool = False) -> Driver:
     """Open a driver for the configured Neo4j; connections are made lazily.
 
@@ -19,18 +35,12 @@ def connect(settings: GraphSettings, *, fail_fast: bool = False) -> Driver:
         fail_fast: for servers: give up within seconds when Neo4j is down (the caller answers 503)
             instead of retrying for half a minute; the driver reconnects by itself when Neo4j returns.
     """
-    timeouts = (
-        {"connection_acquisition_timeout": 5.0, "connection_timeout": 3.0, "max_transaction_retry_time": 2.0}
-        if fail_fast else {"connection_acquisition_timeout": 10.0}
-    )
-    return GraphDatabase.driver(
-        settings.bolt_uri,
-        auth=(settings.user, settings.password.get_secret_value()),
-        max_connection_pool_size=100 if fail_fast else 50,
-        # Schema-less warnings (a label not created yet) are noise for callers; errors still raise.
-        notifications_min_severity="OFF",
-        **timeouts,
-    )
+    return GraphDatabase.driver(settings.bolt_uri, **_options(settings, fail_fast))
+
+
+def connect_async(settings: GraphSettings) -> AsyncDriver:
+    """The async driver the API's hot read routes use on its event loop (fail-fast, as `connect`)."""
+    return AsyncGraphDatabase.driver(settings.bolt_uri, **_options(settings, True))
 
 
 def verify(driver: Driver, settings: GraphSettings) -> None:

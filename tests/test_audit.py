@@ -512,3 +512,26 @@ def test_verify_command_fails_on_tampering(chain: Driver, cli_env: dict[str, str
     assert result.exit_code == 1
     assert "removed: seq 12 missing" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_async_append_cancelled_while_waiting_is_still_written_and_the_writer_goes_on(
+        empty_db: Driver, db: str) -> None:
+    import asyncio
+
+    writer = audit.AuditWriter(empty_db, database=db)
+
+    async def scenario() -> AuditRecord:
+        waiting = asyncio.create_task(writer.append_async(
+            viewer=GP, action="card", children=["C1"], purpose="triage", request_id="req-gone"))
+        await asyncio.sleep(0)  # submitted: the client then goes away
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        return await writer.append_async(viewer=GP, action="card", children=["C2"], purpose="triage",
+                                         request_id="req-next")
+
+    after = asyncio.run(scenario())
+    writer.close()
+    assert after.seq == 2
+    assert [e["request_id"] for e in _events(empty_db, db)] == ["req-gone", "req-next"]
+    assert audit.verify(empty_db, database=db).ok

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from api.deps import DriverDep, GraphSettingsDep, require_roles, require_roles_audited
+from api.deps import AsyncDriverDep, DriverDep, GraphSettingsDep, require_roles, require_roles_audited
 from graph import audit, children
 from graph.policy import ACCESS_LOG_ROLES, CARD_ROLES, NETWORK_ROLES, OVERRIDE_ROLES, SEARCH_ROLES, SHIELD_ROLES
 from graph.viewer import Viewer
@@ -56,9 +56,9 @@ def _trace(request: Request) -> dict[str, Any]:
 
 
 @router.get("/search", summary="Find children by at least two identifying fields (fuzzy on names)")
-def search(
+async def search(
     request: Request,
-    driver: DriverDep,
+    driver: AsyncDriverDep,
     graph: GraphSettingsDep,
     purpose: Purpose,
     viewer: Annotated[Viewer, Depends(require_roles_audited(*SEARCH_ROLES))],
@@ -80,23 +80,24 @@ def search(
     if given_name is None and family_name is None and dob is None and canonical is None:
         raise HTTPException(422, "Give a name, a date of birth or a postcode.")
     limit = request.app.state.api_settings.search_limit
-    results, truncated = audit.audited_read(
+    query = children.search_query(viewer=viewer, given_name=given_name, family_name=family_name, dob=dob,
+                                  gender=gender, postcode=canonical, limit=limit)
+    results, truncated = await audit.audited_read_async(
         driver, database=graph.database, viewer=viewer, action="search", purpose=purpose,
-        **_trace(request),
-        read=lambda tx: children.search(tx, viewer=viewer, given_name=given_name, family_name=family_name,
-                                        dob=dob, gender=gender, postcode=canonical, limit=limit),
+        **_trace(request), read=query.run_async,
         children_of=lambda found: [c["id"] for c in found[0]],
     )
     return {"results": results, "truncated": truncated}
 
 
 @router.get("/{child_id}", summary="The contacts card: who is working with this child and how to reach them")
-def card(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSettingsDep, purpose: Purpose,
-         viewer: Annotated[Viewer, Depends(require_roles_audited(*CARD_ROLES))]) -> dict[str, Any]:
-    data = audit.audited_read(
+async def card(request: Request, child_id: ChildId, driver: AsyncDriverDep, graph: GraphSettingsDep,
+               purpose: Purpose, viewer: Annotated[Viewer, Depends(require_roles_audited(*CARD_ROLES))],
+               ) -> dict[str, Any]:
+    data = await audit.audited_read_async(
         driver, database=graph.database, viewer=viewer, action="card", purpose=purpose,
         **_trace(request),
-        read=lambda tx: children.card(tx, viewer=viewer, child_id=child_id),
+        read=children.card_query(viewer=viewer, child_id=child_id).run_async,
         children_of=lambda found: [child_id] if found else [],
     )
     if data is None:
@@ -121,13 +122,13 @@ def _deny_or_return(data: dict[str, Any] | None) -> dict[str, Any]:
 
 
 @router.get("/{child_id}/network", summary="The involvement network: child, practitioners, agencies, household")
-def network(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSettingsDep, purpose: Purpose,
-            viewer: Annotated[Viewer, Depends(require_roles_audited(*NETWORK_ROLES))],
-            depth: Annotated[int, Query(ge=1, le=2)] = 1) -> dict[str, Any]:
-    data = audit.audited_read(
+async def network(request: Request, child_id: ChildId, driver: AsyncDriverDep, graph: GraphSettingsDep,
+                  purpose: Purpose, viewer: Annotated[Viewer, Depends(require_roles_audited(*NETWORK_ROLES))],
+                  depth: Annotated[int, Query(ge=1, le=2)] = 1) -> dict[str, Any]:
+    data = await audit.audited_read_async(
         driver, database=graph.database, viewer=viewer, action="network", purpose=purpose,
         **_trace(request),
-        read=lambda tx: children.network(tx, viewer=viewer, child_id=child_id, depth=depth),
+        read=children.network_query(viewer=viewer, child_id=child_id, depth=depth).run_async,
         children_of=lambda found: [n["id"].split(":", 1)[1] for n in found["nodes"] if n["kind"] == "child"]
         if found and _scoped(found) == "ok" else ([child_id] if found else []),
         outcome_of=_scoped,
@@ -136,12 +137,13 @@ def network(request: Request, child_id: ChildId, driver: DriverDep, graph: Graph
 
 
 @router.get("/{child_id}/moves", summary="Residence history as moves between authorities")
-def moves(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSettingsDep, purpose: Purpose,
-          viewer: Annotated[Viewer, Depends(require_roles_audited(*NETWORK_ROLES))]) -> dict[str, Any]:
-    data = audit.audited_read(
+async def moves(request: Request, child_id: ChildId, driver: AsyncDriverDep, graph: GraphSettingsDep,
+                purpose: Purpose, viewer: Annotated[Viewer, Depends(require_roles_audited(*NETWORK_ROLES))],
+                ) -> dict[str, Any]:
+    data = await audit.audited_read_async(
         driver, database=graph.database, viewer=viewer, action="moves", purpose=purpose,
         **_trace(request),
-        read=lambda tx: children.moves(tx, viewer=viewer, child_id=child_id),
+        read=children.moves_query(viewer=viewer, child_id=child_id).run_async,
         children_of=lambda found: [child_id] if found else [],
         outcome_of=_scoped,
     )
@@ -149,15 +151,17 @@ def moves(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSe
 
 
 @router.get("/{child_id}/accesses", summary="The last 25 accesses to this record")
-def accesses(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSettingsDep, purpose: Purpose,
-             viewer: Annotated[Viewer, Depends(require_roles_audited(*ACCESS_LOG_ROLES))]) -> dict[str, Any]:
-    def read(tx: Any) -> dict[str, Any] | None:
-        state = children.scope(tx, viewer=viewer, child_id=child_id)
+async def accesses(request: Request, child_id: ChildId, driver: AsyncDriverDep, graph: GraphSettingsDep,
+                   purpose: Purpose, viewer: Annotated[Viewer, Depends(require_roles_audited(*ACCESS_LOG_ROLES))],
+                   ) -> dict[str, Any]:
+    async def read(session: Any) -> dict[str, Any] | None:
+        state = await children.scope_query(viewer=viewer, child_id=child_id).run_async(session)
         if state is None or state["hidden"] or not state["in_area"]:
             return state and {**state, "accesses": []}
-        return {**state, "accesses": [a.__dict__ for a in audit.last_accesses(tx, child_id=child_id)]}
+        found = await audit.last_accesses_query(child_id=child_id).run_async(session)
+        return {**state, "accesses": [a.__dict__ for a in found]}
 
-    data = audit.audited_read(
+    data = await audit.audited_read_async(
         driver, database=graph.database, viewer=viewer, action="accesses", purpose=purpose,
         **_trace(request), read=read,
         children_of=lambda found: [child_id] if found else [],
