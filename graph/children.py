@@ -235,7 +235,9 @@ RETURN CASE WHEN is_hidden THEN {{child: {restricted('c', 'holding')}, hidden: t
     WITH l, a, la, (a.id IN kaddr OR (l.until IS NULL AND {protected_address('a')})) AS withheld
     RETURN {{since: l.since, until: l.until, withheld: withheld,
             authority: CASE WHEN withheld THEN null ELSE la {{.code, .name}} END,
-            postcode: CASE WHEN withheld THEN null ELSE a.postcode END}} AS r ORDER BY r.since
+            postcode: CASE WHEN withheld THEN null ELSE a.postcode END,
+            easting: CASE WHEN withheld THEN null ELSE a.easting END,
+            northing: CASE WHEN withheld THEN null ELSE a.northing END}} AS r ORDER BY r.since
   }},
   plans: COLLECT {{
     MATCH (c)-[h:HAS_PLAN]->(:LocalAuthority)
