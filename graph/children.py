@@ -311,7 +311,7 @@ def moves(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> dict[str,
     raw = native(record["moves"])
     if raw["hidden"]:
         return {"hidden": True, "in_area": False, "child": raw["child"], "residences": [], "moves": [],
-                "placement_moves": []}
+                "placement_moves": [], "plans": []}
     known = [r for r in raw["residences"] if not r["withheld"]]
     pairs = list(zip(known, known[1:]))
     between = [
@@ -326,7 +326,7 @@ def moves(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> dict[str,
         for before, after in pairs if _plans_on(raw["plans"], after["since"], ("looked_after",))
     ]
     return {"hidden": False, "in_area": raw["in_area"], "child": raw["child"],
-            "residences": raw["residences"], "moves": between, "placement_moves": placements}
+            "residences": raw["residences"], "moves": between, "placement_moves": placements, "plans": raw["plans"]}
 
 
 SCOPE = f"""

@@ -19,8 +19,9 @@ def open_child(child_id: str, *, suggested: str | None = None, page: str = "card
     from dashboard import nav
 
     child = session.inputs("child")
+    version = child.get("version", 0) + 1
     child.clear()
-    child.update(id=child_id, suggested=suggested or "")
+    child.update(id=child_id, suggested=suggested or "", version=version)
     session.forget("override")
     nav.go(page)
 
@@ -28,8 +29,8 @@ def open_child(child_id: str, *, suggested: str | None = None, page: str = "card
 def choose_child(page: str) -> tuple[str, str] | None:
     """The current child and the purpose stated for opening it, asked for before anything is fetched."""
     child = session.inputs("child")
-    # Widget keys carry the child, so opening another child shows its id rather than the last one typed.
-    tag = child.get("id", "")
+    # A child opened from elsewhere (search, an alert) gets fresh widgets showing it; one typed here keeps them.
+    tag = child.get("version", 0)
     with st.form(f"child-{page}", border=True):
         left, right = st.columns([1, 3])
         given_id = left.text_input("Directory ID", value=child.get("id", ""), max_chars=64, key=f"w.{page}.id.{tag}")
@@ -46,7 +47,9 @@ def choose_child(page: str) -> tuple[str, str] | None:
             st.warning("Say why you are opening this record: it is recorded, and a record does not open without it.")
             return None
         if given_id != child.get("id"):
+            version = child.get("version", 0)
             child.clear()
+            child["version"] = version
             session.forget("override")  # a break-glass view is for the one record it was asked for
         child.update(id=given_id, purpose=purpose)
     if child.get("id") and child.get("purpose"):

@@ -23,9 +23,14 @@ def _purpose() -> str:
     return place["purpose"]
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: Any) -> str:
     """A published count as shown: suppressed cells stay '<5' or 'c'."""
-    return value if value is not None else "—"
+    return "—" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _rate(value: Any) -> str:
+    """A rate per 1,000, given only where both its count and cohort are shown."""
+    return f"{value:.1f}" if isinstance(value, (int, float)) else "—"
 
 
 def _prevalence(purpose: str, cohort: str, day: str | None = None) -> dict[str, Any] | None:
@@ -56,11 +61,11 @@ def patterns_page() -> None:
     national = table["national"]
     st.subheader(f"England · {labels.COHORTS[cohort].lower()} · {labels.day(day)}")
     st.table([{"pattern": labels.PATTERNS.get(p, p), "children": _cell(national["counts"].get(p)),
-               "per 1,000": national.get("per_1000", {}).get(p, "—")} for p in patterns])
+               "per 1,000": _rate((national.get("per_1000") or {}).get(p))} for p in patterns])
     st.caption(f"Cohort size: {_cell(national.get('children'))}")
     st.subheader("By authority")
     st.dataframe([{"authority": a["name"], "children": _cell(a["children"]),
-                   **{labels.PATTERNS.get(p, p): str(_cell(a["counts"].get(p))) for p in patterns}}
+                   **{labels.PATTERNS.get(p, p): _cell(a["counts"].get(p)) for p in patterns}}
                   for a in table["authorities"]], hide_index=True, key="prevalence-table")
     st.subheader("Trend")
     names = {a["code"]: a["name"] for a in table["authorities"]}

@@ -139,7 +139,9 @@ def test_moves_of_a_child_across_four_authorities(auth: dict[str, Any]) -> None:
     at = apptest.page("moves", auth["safeguarding_lead"], **child("X1"))
     text = apptest.texts(at)
     assert "Leeds → Manchester" in text and "Sheffield → Birmingham" in text and "Child protection plan" in text
-    assert len(at.get("plotly_chart")) == 2  # the timeline and the map
+    timeline, grid = at.get("plotly_chart")  # the timeline (homes and plans) and the map
+    assert '"Plans"' in timeline.proto.spec and '"Child protection plan"' in timeline.proto.spec
+    assert "429900" in grid.proto.spec and "mapbox" not in grid.proto.spec and "tile" not in grid.proto.spec
 
 
 def test_alerts_acknowledge_needs_a_note_then_close(auth: dict[str, Any]) -> None:
