@@ -42,7 +42,8 @@ def filter_graph(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], *, ki
     return kept, [e for e in keep if e["source"] not in dropped and e["target"] not in dropped]
 
 
-def layout(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], root: str | None) -> dict[str, tuple[float, float]]:
+def layout(nodes: list[dict[str, Any]], edges: list[dict[str, Any]],
+           root: str | None) -> dict[str, tuple[float, float]]:
     """Fixed positions for a whole network (so filtering does not move what stays), root at the centre."""
     graph = nx.Graph()
     graph.add_nodes_from(n["id"] for n in nodes)
@@ -50,7 +51,8 @@ def layout(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], root: str |
     if not graph:
         return {}
     fixed = {root: (0.0, 0.0)} if root in graph and len(graph) > 1 else None
-    pos = nx.spring_layout(graph, seed=7, pos=fixed, fixed=list(fixed) if fixed else None, k=1.2 / max(len(graph), 1) ** 0.3)
+    pos = nx.spring_layout(graph, seed=7, pos=fixed, fixed=list(fixed) if fixed else None,
+                           k=1.2 / max(len(graph), 1) ** 0.3)
     return {k: (float(v[0]), float(v[1])) for k, v in pos.items()}
 
 
@@ -88,7 +90,8 @@ def network_figure(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], pos
     for n in nodes:
         if n["id"] in positions:
             groups.setdefault(_category(n, kind_of), []).append(n)
-    for category in sorted(groups, key=lambda c: (c not in NODE_ORDER, NODE_ORDER.index(c) if c in NODE_ORDER else 0, c)):
+    rank = {c: i for i, c in enumerate(NODE_ORDER)}
+    for category in sorted(groups, key=lambda c: (rank.get(c, len(rank)), c)):
         members = groups[category]
         colour = labels.NODE_COLOURS.get(category) or labels.colour(category)
         symbols = ["star" if n["id"] in leads else {"agency": "square", "carer": "diamond"}.get(n["kind"], "circle")

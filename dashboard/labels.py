@@ -24,7 +24,8 @@ PLAN_KINDS = {"cp_plan": "Child protection plan", "looked_after": "Looked after"
 GENDERS = {"female": "Female", "male": "Male", "not_known": "Not known", "not_specified": "Not specified"}
 ALERT_KINDS = {
     "protected_move": "Protected child moved authority", "transfer_in_overdue": "Transfer-in overdue (15 working days)",
-    "no_school_roll": "On no school roll", "no_gp": "Registered with no GP", "repeat_emergency": "Repeat emergency visits",
+    "no_school_roll": "On no school roll", "no_gp": "Registered with no GP",
+    "repeat_emergency": "Repeat emergency visits",
     "break_glass": "Shielded record opened by break-glass",
 }
 PATTERNS = {

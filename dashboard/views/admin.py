@@ -26,7 +26,8 @@ def shielding_page() -> None:
     identity(card)
     shielded = bool(card.get("shielded"))
     holder = (card.get("holding_team") or {}).get("name")
-    st.markdown(f"Currently **{'shielded' if shielded else 'not shielded'}**" + (f"; held by {holder}." if holder else "."))
+    state = "shielded" if shielded else "not shielded"
+    st.markdown(f"Currently **{state}**" + (f"; held by {holder}." if holder else "."))
     with st.form("shield"):
         reason = st.text_area("Reason (recorded)", max_chars=500)
         confirmed = st.checkbox("Lift the shield" if shielded else "Shield this record")

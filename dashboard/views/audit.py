@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
@@ -68,7 +68,7 @@ def _instant(day: str, *, next_day: bool = False) -> str:
     """Midnight UTC at the start of a day (or of the day after), as the API's date-time."""
     if not day:
         return ""
-    start = datetime.combine(date.fromisoformat(day), time(0), tzinfo=timezone.utc)
+    start = datetime.combine(date.fromisoformat(day), time(0), tzinfo=UTC)
     return (start + timedelta(days=1) if next_day else start).isoformat()
 
 

@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -100,9 +100,9 @@ def fresh_code(driver: Driver, database: str, username: str, secret: str) -> str
     records, _, _ = driver.execute_query("MATCH (u:User {username: $u}) RETURN u.totp_last_step AS step",
                                          {"u": username}, database_=database)
     last = records[0]["step"] if records and records[0]["step"] is not None else -1
-    while totp_step(datetime.now(timezone.utc)) <= last:
+    while totp_step(datetime.now(UTC)) <= last:
         time.sleep(31 - time.time() % 30)
-    return totp_code(secret, datetime.now(timezone.utc))
+    return totp_code(secret, datetime.now(UTC))
 
 
 def auth_state(api_url: str, headers: dict[str, str]) -> dict[str, Any]:

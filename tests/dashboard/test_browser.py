@@ -21,7 +21,7 @@ from neo4j import Driver
 from contactpoint.dashboard_cli import command
 from graph.config import PROJECT_ROOT, GraphSettings
 from graph.users import DEMO_USERS
-from tests.dashboard.conftest import fresh_code, free_port
+from tests.dashboard.conftest import free_port, fresh_code
 from tests.dashboard.world import SHIELDED_SECRETS
 
 pytestmark = pytest.mark.usefixtures("dash_world")
