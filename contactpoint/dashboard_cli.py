@@ -39,29 +39,35 @@ def service(port: int) -> Service:
 
 ApiUrl = Annotated[str | None, typer.Option(help="The API's base URL (default CP_DASHBOARD_API_URL or "
                                                  "http://127.0.0.1:8000).")]
-Port = Annotated[int, typer.Option(min=1, max=65535)]
+Port = Annotated[int | None, typer.Option(min=1, max=65535, help="Default CP_DASHBOARD_PORT or 8501.")]
+
+
+def _given(api_url: str | None, port: int | None, host: str | None = None) -> DashboardSettings:
+    return _settings(**{k: v for k, v in (("api_url", api_url), ("port", port), ("host", host)) if v is not None})
 
 
 @dashboard_app.command("serve")
-def serve(port: Port = 8501, api_url: ApiUrl = None,
-          host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1") -> None:
+def serve(port: Port = None, api_url: ApiUrl = None,
+          host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None) -> None:
     """Serve the dashboard in the foreground."""
-    settings = _settings(**({"api_url": api_url} if api_url else {}))
-    os.execve(sys.executable, command(port, host), {**os.environ, "CP_DASHBOARD_API_URL": settings.api_url})
+    settings = _given(api_url, port, host)
+    os.execve(sys.executable, command(settings.port, settings.host),
+              {**os.environ, "CP_DASHBOARD_API_URL": settings.api_url})
 
 
 @dashboard_app.command("start")
-def start(port: Port = 8501, api_url: ApiUrl = None) -> None:
+def start(port: Port = None, api_url: ApiUrl = None) -> None:
     """Start the dashboard in the background (127.0.0.1 only)."""
-    settings = _settings(**({"api_url": api_url} if api_url else {}))
+    settings = _given(api_url, port)
     try:
-        pid = service(port).start({"CP_DASHBOARD_API_URL": settings.api_url}, timeout=90)
+        pid = service(settings.port).start({"CP_DASHBOARD_API_URL": settings.api_url}, timeout=90)
     except ServiceError as exc:
         fail(str(exc))
-    console.print(f"Dashboard running at http://127.0.0.1:{port} (pid {pid}), using the API at {settings.api_url}")
+    console.print(f"Dashboard running at http://127.0.0.1:{settings.port} (pid {pid}), "
+                  f"using the API at {settings.api_url}")
 
 
 @dashboard_app.command("stop")
-def stop(port: Port = 8501) -> None:
+def stop() -> None:
     """Stop the background dashboard."""
-    console.print("Dashboard stopped." if service(port).stop() else "Dashboard was not running.")
+    console.print("Dashboard stopped." if service(_settings().port).stop() else "Dashboard was not running.")

@@ -126,6 +126,12 @@ def open_record(page: Any, child_id: str, purpose: str = PURPOSE) -> None:
     page.get_by_role("button", name="Open record", exact=True).click()
 
 
+def settled(page: Any, selector: str) -> None:
+    """Wait until exactly one element matches: a rerun leaves the previous run's element until it ends."""
+    page.wait_for_function("s => document.querySelectorAll(s).length === 1", arg=selector)
+    page.locator(selector).wait_for()
+
+
 def never_shown(page: Any, secrets: tuple[str, ...] = SHIELDED_SECRETS) -> None:
     html = page.content()
     assert not [s for s in secrets if s in html]
@@ -183,7 +189,7 @@ def test_lead_expands_the_network_follows_moves_works_the_inbox_and_breaks_glass
     page.get_by_text("Lead professional: Bea Whitfield").wait_for()
     assert "Cal Minter" in page.content()  # a sensitive service, shown to leads (rule 5)
     page.get_by_role("button", name="Involvement network").click()
-    page.locator(".st-key-network-chart-1 .js-plotly-plot").wait_for()
+    settled(page, ".st-key-network-chart-1 .js-plotly-plot")
     point = page.evaluate("""() => {
         const gd = document.querySelector('.st-key-network-chart-1 .js-plotly-plot');
         for (let i = 0; i < gd.data.length; i++) {
@@ -204,8 +210,8 @@ def test_lead_expands_the_network_follows_moves_works_the_inbox_and_breaks_glass
     go(page, "Moves and map")
     open_record(page, "X1", "transfer-in conference preparation")
     page.get_by_text("Sheffield → Birmingham").wait_for()
-    page.locator(".st-key-moves-timeline .js-plotly-plot").wait_for()
-    page.locator(".st-key-moves-map .js-plotly-plot").wait_for()  # the map: drawn offline, no tiles
+    settled(page, ".st-key-moves-timeline .js-plotly-plot")
+    settled(page, ".st-key-moves-map .js-plotly-plot")  # the map: drawn offline, no tiles
     shot(page, "lead-moves")
     go(page, "Alerts inbox")
     first = page.locator('[class*="st-key-alert-"]').first
