@@ -17,9 +17,9 @@ SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 CREDENTIAL_MARKERS = ("argon2", "password", "totp", SECRET, "failed_attempts", "hash")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def extra_users(driver: Driver, neo4j_settings: GraphSettings) -> None:
-    """A disabled Birmingham user and a Leeds-only user beside the demo users."""
+    """The demo users (an earlier module may have wiped them), a disabled Birmingham user and a Leeds-only user."""
     db = neo4j_settings.database
     restore_demo_users(driver, db)
     digest = hash_password("a long enough password")
