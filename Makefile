@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test stop status bench-load bench-api bench-national clean
+.PHONY: setup chromium demo test stop status bench-load bench-api bench-national clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 or newer is required: install python3 and python3-venv"; exit 1; }
@@ -14,10 +14,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) chromium
+
+## chromium: Debian's chromium for the dashboard's browser test (Playwright drives it; no browser is downloaded)
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium (the dashboard's browser test runs in it)"; \
+	    SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	      || { echo "apt-get could not install chromium; install it, or the browser test cannot run"; exit 1; }; \
+	  else \
+	    echo "No /usr/bin/chromium and no apt-get: install Chromium at /usr/bin/chromium for the dashboard's browser test"; \
+	  fi; \
+	fi
 
 ## demo: start Neo4j, apply the schema, generate and load a 20k-child England; leaves it running
-demo: setup
+demo: $(STAMP)
 	$(BIN)/contactpoint demo
 
 ## test: the whole test suite on a real local Neo4j (started if not running)
@@ -25,18 +38,18 @@ test: setup
 	$(BIN)/python -m pytest
 
 ## stop: stop everything the demo started
-stop: setup
+stop: $(STAMP)
 	$(BIN)/contactpoint stop
 
-status: setup
+status: $(STAMP)
 	$(BIN)/contactpoint neo4j status; $(BIN)/contactpoint db status
 
 ## bench-load: generate and load 100k and 1M children; results in bench/results/
-bench-load: setup
+bench-load: $(STAMP)
 	$(BIN)/python bench/load_bench.py --children 100000 --children 1000000
 
 ## bench-api: API and direct-driver latency and throughput on what bench-load left (1M children)
-bench-api: setup
+bench-api: $(STAMP)
 	$(BIN)/python bench/api_bench.py --label 1000000
 
 ## bench-national: the first national load (bulk import) and the API benchmark on it; results in bench/results/
@@ -45,7 +58,7 @@ CHILDREN      ?= 11000000
 LABEL         ?= 11m
 NATIONAL_PORT ?= 7696
 NATIONAL_HOME := .neo4j/national-$(LABEL)
-bench-national: setup
+bench-national: $(STAMP)
 	$(BIN)/python -u bench/national_bench.py --children $(CHILDREN) --home $(NATIONAL_HOME) --port $(NATIONAL_PORT) \
 		--heap 2g --pagecache 6g --leave-running
 	$(BIN)/python bench/api_bench.py --label national-$(LABEL) --home $(NATIONAL_HOME) --port $(NATIONAL_PORT) \

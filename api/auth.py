@@ -1,4 +1,4 @@
-"""POST /auth/token: password plus TOTP code for a short-lived bearer token, with lockout."""
+"""POST /auth/token: password plus TOTP code for a short-lived bearer token, with lockout; GET /auth/me."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api import security
-from api.deps import ApiSettingsDep, DriverDep, GraphSettingsDep, unauthorized
+from api.deps import ApiSettingsDep, CurrentViewer, DriverDep, GraphSettingsDep, unauthorized
 from graph import users
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -26,6 +26,18 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
+
+
+class Me(BaseModel):
+    """The signed-in user: who they are, their role, authority and agency (no credentials)."""
+
+    username: str
+    name: str
+    role: str
+    la_code: str
+    authority: str | None
+    agency_id: str | None
+    agency: str | None
 
 
 def _refused() -> HTTPException:
@@ -65,3 +77,13 @@ def login(
     token, _ = security.issue_token(settings, user.viewer(), now=now)
     response.headers["Cache-Control"] = "no-store"  # RFC 6749 section 5.1
     return TokenResponse(access_token=token, expires_in=settings.token_minutes * 60)
+
+
+@router.get("/me", response_model=Me, summary="Who the token belongs to: username, role, authority, agency")
+def me(viewer: CurrentViewer, driver: DriverDep, graph: GraphSettingsDep) -> Me:
+    """The signed-in user, read afresh: a disabled or changed user gets 401 (checked by CurrentViewer)."""
+    with driver.session(database=graph.database) as session:
+        found = session.execute_read(users.me, user_id=viewer.user_id)
+    if found is None:
+        raise unauthorized("Invalid or expired token")
+    return Me(**found)

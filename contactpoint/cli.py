@@ -20,6 +20,9 @@ from contactpoint.api_cli import stop as api_stop
 from contactpoint.audit_cli import audit_app
 from contactpoint.bulk_cli import bulk_load
 from contactpoint.common import console, database, demo_users, fail
+from contactpoint.dashboard_cli import dashboard_app
+from contactpoint.dashboard_cli import start as dashboard_start
+from contactpoint.dashboard_cli import stop as dashboard_stop
 from contactpoint.users_cli import users_app
 from graph import local, schema, users
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
@@ -33,6 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(api_app, name="api")
+app.add_typer(dashboard_app, name="dashboard")
 app.command("bulk-load")(bulk_load)
 app.add_typer(alerts_app, name="alerts")
 
@@ -275,8 +279,9 @@ def demo(
     children: Annotated[int, typer.Option(min=100, help="How many children.")] = DEMO_CHILDREN,
     seed_: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = DEMO_SEED,
     port: Annotated[int, typer.Option(min=1, max=65535, help="The API's port.")] = 8000,
+    dashboard_port: Annotated[int, typer.Option(min=1, max=65535, help="The dashboard's port.")] = 8501,
 ) -> None:
-    """Start Neo4j, load a synthetic England, create the demo users, start the API; leave it all running."""
+    """Start Neo4j, load a synthetic England, create the demo users, start the API and the dashboard."""
     settings = get_settings()
     if settings.uri is None:
         console.rule("Neo4j")
@@ -286,12 +291,14 @@ def demo(
     with database(settings) as driver:
         demo_users(driver, settings)
     api_start(port=port)
+    dashboard_start(port=dashboard_port, api_url=f"http://127.0.0.1:{port}")
     console.print("Demo users (demo mode only; current TOTP code: .venv/bin/contactpoint api code USERNAME):")
     for user in users.DEMO_USERS:
         console.print(f"  {user.username:<30} password {user.password:<34} {user.role.value:<18} {user.la_code}",
                       highlight=False)
     console.print(
         "\n[bold green]The demo is running.[/]\n"
+        f"  Dashboard:         http://127.0.0.1:{dashboard_port}  (sign in as a demo user above)\n"
         f"  API:               http://127.0.0.1:{port}  (interactive docs: http://127.0.0.1:{port}/docs)\n"
         f"  Neo4j (Bolt):      {settings.bolt_uri}  user {settings.user}\n"
         "  Sign in and look:  see 'A session per role' in README.md (curl)\n"
@@ -304,5 +311,6 @@ def demo(
 @app.command()
 def stop() -> None:
     """Stop everything the demo started."""
+    dashboard_stop()
     api_stop()
     neo4j_stop()

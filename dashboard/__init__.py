@@ -1,1 +1,1 @@
-"""Placeholder package; see the open issues."""
+"""The Streamlit dashboard: a pure HTTP client of the API (imports nothing from graph/ or api/)."""

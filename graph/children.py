@@ -254,7 +254,9 @@ RETURN CASE WHEN is_hidden THEN {{child: {restricted('c', 'holding')}, hidden: t
     WITH l, a, la, (a.id IN kaddr OR (l.until IS NULL AND {protected_address('a')})) AS withheld
     RETURN {{since: l.since, until: l.until, withheld: withheld,
             authority: CASE WHEN withheld THEN null ELSE la {{.code, .name}} END,
-            postcode: CASE WHEN withheld THEN null ELSE a.postcode END}} AS r ORDER BY r.since
+            postcode: CASE WHEN withheld THEN null ELSE a.postcode END,
+            easting: CASE WHEN withheld THEN null ELSE a.easting END,
+            northing: CASE WHEN withheld THEN null ELSE a.northing END}} AS r ORDER BY r.since
   }},
   plans: COLLECT {{
     MATCH (c)-[h:HAS_PLAN]->(:LocalAuthority)
@@ -344,7 +346,7 @@ def _moves(raw: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     if raw["hidden"]:
         return {"hidden": True, "in_area": False, "child": raw["child"], "residences": [], "moves": [],
-                "placement_moves": []}
+                "placement_moves": [], "plans": []}
     known = [r for r in raw["residences"] if not r["withheld"]]
     pairs = list(zip(known, known[1:]))
     between = [
@@ -359,7 +361,7 @@ def _moves(raw: dict[str, Any] | None) -> dict[str, Any] | None:
         for before, after in pairs if _plans_on(raw["plans"], after["since"], ("looked_after",))
     ]
     return {"hidden": False, "in_area": raw["in_area"], "child": raw["child"],
-            "residences": raw["residences"], "moves": between, "placement_moves": placements}
+            "residences": raw["residences"], "moves": between, "placement_moves": placements, "plans": raw["plans"]}
 
 
 SCOPE = f"""

@@ -39,6 +39,21 @@ GET_USER = f"MATCH (u:User {{id: $user_id}}) RETURN {_PUBLIC} AS user"
 LIST_USERS = f"MATCH (u:User) RETURN {_PUBLIC} AS user ORDER BY u.la_code, u.username"
 LIST_USERS_IN_LA = f"MATCH (u:User {{la_code: $la_code}}) RETURN {_PUBLIC} AS user ORDER BY u.username"
 
+# What GET /auth/me and GET /users show: names of the authority and agency, never a hash or secret.
+ME = """
+MATCH (u:User {id: $user_id})
+OPTIONAL MATCH (la:LocalAuthority {code: u.la_code})
+OPTIONAL MATCH (a:Agency {id: u.agency_id})
+RETURN u {.username, .name, .role, .la_code, .agency_id, authority: la.name, agency: a.name} AS me
+"""
+AUTHORITY_USERS = """
+MATCH (u:User {la_code: $la_code})
+OPTIONAL MATCH (a:Agency {id: u.agency_id})
+RETURN u {.username, .name, .role, .la_code, .agency_id, agency: a.name, disabled: coalesce(u.disabled, false),
+          locked: u.locked_until IS NOT NULL AND u.locked_until > $now} AS user
+ORDER BY u.username
+"""
+
 DISABLE_USER = f"MATCH (u:User {{username: $username}}) SET u.disabled = true RETURN {_PUBLIC} AS user"
 
 # Writing _lock first takes the node's write lock, so the reads below see every committed failure
@@ -211,6 +226,17 @@ def list_users(tx: ManagedTransaction, *, la_code: str | None = None) -> list[Us
     return [_user(r["user"]) for r in result]
 
 
+def me(tx: ManagedTransaction, *, user_id: str) -> dict[str, Any] | None:
+    """The signed-in user as they see themselves (username, role, authority, agency), or None."""
+    row = tx.run(ME, user_id=user_id).single()
+    return None if row is None else dict(row["me"])
+
+
+def authority_users(tx: ManagedTransaction, *, la_code: str, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The users of one authority for its management team: no hashes, secrets or login bookkeeping."""
+    return [dict(r["user"]) for r in tx.run(AUTHORITY_USERS, la_code=la_code, now=_now(now))]
+
+
 def disable_user(tx: ManagedTransaction, *, username: str) -> UserRecord:
     """Disable a user; their tokens stop working at the next request.
 
@@ -349,7 +375,6 @@ def ensure_demo_users(
     rows = [d.row(agency_for.get(d.username)) for d in DEMO_USERS]
     summary = tx.run(ENSURE_DEMO_USERS, users=rows, now=_now(now)).consume()
     return summary.counters.nodes_created
-
 
 
 FIRST_AGENCY = """

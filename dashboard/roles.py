@@ -1,0 +1,31 @@
+"""The five roles and which of them each page is for (the API enforces the same; the dashboard only hides)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """The roles of DESIGN.md, as the API names them."""
+
+    PRACTITIONER = "practitioner"
+    SAFEGUARDING_LEAD = "safeguarding_lead"
+    REVIEWER = "reviewer"
+    LA_ADMIN = "la_admin"
+    AUDITOR = "auditor"
+
+
+ROLE_NAMES = {
+    Role.PRACTITIONER: "practitioner",
+    Role.SAFEGUARDING_LEAD: "safeguarding lead",
+    Role.REVIEWER: "case reviewer",
+    Role.LA_ADMIN: "LA management team",
+    Role.AUDITOR: "auditor",
+}
+
+SEARCHERS = frozenset({Role.PRACTITIONER, Role.SAFEGUARDING_LEAD, Role.LA_ADMIN})
+LEADS = frozenset({Role.SAFEGUARDING_LEAD, Role.LA_ADMIN})
+OVERRIDERS = frozenset({Role.SAFEGUARDING_LEAD})
+ADMINS = frozenset({Role.LA_ADMIN})
+AUDITORS = frozenset({Role.AUDITOR})
+REVIEWERS = frozenset({Role.REVIEWER})

@@ -1,0 +1,95 @@
+"""The auditor's pages: who looked at what, when and why; and whether the hash chain is intact."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+import streamlit as st
+
+from dashboard import labels, roles, session
+from dashboard.views.common import not_available
+
+KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+PAGE_SIZE = 100
+
+
+def audit_page() -> None:
+    """Search the trail by child, user and dates (from the start of the first day to the end of the last)."""
+    session.require_role(roles.AUDITORS)
+    st.title("Audit search")
+    asked = session.inputs("audit")
+    with st.form("audit-search"):
+        one, two = st.columns(2)
+        child = one.text_input("Child directory ID", value=asked.get("child_id", ""), max_chars=64)
+        user = two.text_input("User id", value=asked.get("user_id", ""), max_chars=64)
+        three, four = st.columns(2)
+        since = three.date_input("From", value=date.fromisoformat(asked["since"]) if asked.get("since") else None,
+                                 format="DD/MM/YYYY")
+        until = four.date_input("To", value=date.fromisoformat(asked["until"]) if asked.get("until") else None,
+                                format="DD/MM/YYYY")
+        searched = st.form_submit_button("Search the trail", type="primary")
+    if searched:
+        for value, what in ((child, "child directory ID"), (user, "user id")):
+            if value.strip() and not KEY.fullmatch(value.strip()):
+                st.warning(f"That {what} has characters an ID never has.")
+                return
+        if since and until and until < since:
+            st.warning("The 'To' date is before the 'From' date.")
+            return
+        asked.clear()
+        asked.update(child_id=child.strip(), user_id=user.strip(), since=since.isoformat() if since else "",
+                     until=until.isoformat() if until else "", skip=0)
+    if not asked:
+        not_available("Search by child, user or dates — or leave them empty for the latest events.")
+        return
+    params = {"child_id": asked["child_id"], "user_id": asked["user_id"], "limit": PAGE_SIZE, "skip": asked["skip"],
+              "since": _instant(asked["since"]), "until": _instant(asked["until"], next_day=True)}
+    found = session.fetch(("audit", tuple(params.items())), lambda api: api.get("/audit", params=params),
+                          spinner="Searching the audit trail…")
+    if found is None:
+        return
+    events = found["events"]
+    if not events:
+        not_available("No audit event matches.")
+        return
+    st.caption(f"{len(events)} events, newest first" + (" (more: narrow the search or page on)"
+                                                         if len(events) == PAGE_SIZE else ""))
+    st.dataframe([{"seq": e["seq"], "when": labels.day(e["at"]), "user": e["user_id"], "role": e["role"],
+                   "authority": e["la_code"], "action": e["action"], "children": ", ".join(e["children"]),
+                   "purpose": e["purpose"], "outcome": e["outcome"], "flagged": "⚑" if e["flagged"] else ""}
+                  for e in events], hide_index=True, key="audit-events")
+    if len(events) == PAGE_SIZE and st.button("Older events"):
+        asked["skip"] += PAGE_SIZE
+        st.rerun()
+
+
+def _instant(day: str, *, next_day: bool = False) -> str:
+    """Midnight UTC at the start of a day (or of the day after), as the API's date-time."""
+    if not day:
+        return ""
+    start = datetime.combine(date.fromisoformat(day), time(0), tzinfo=UTC)
+    return (start + timedelta(days=1) if next_day else start).isoformat()
+
+
+def verify_page() -> None:
+    """Recompute the hash chain now and say whether any event was edited, removed or reordered."""
+    session.require_role(roles.AUDITORS)
+    st.title("Chain verification")
+    st.caption("Every audit event carries the hash of the one before it; verifying recomputes the whole chain.")
+    if st.button("Verify the chain now", type="primary", icon=":material/verified:"):
+        result = session.call(lambda api: api.get("/audit/verify"), spinner="Recomputing the hash chain…")
+        if result is not None:
+            session.remember(("verify",), result)
+    result = session.recall(("verify",))
+    if result is None:
+        not_available("Not verified in this session yet.")
+        return
+    with st.container(key="verify-result"):
+        if result["ok"]:
+            st.success(f"**Chain intact.** {result['events']:,} events verified up to seq {result['head_seq']:,} "
+                       f"in {result['seconds']:.1f} s.", icon=":material/check_circle:")
+        else:
+            st.error(f"**The trail has been tampered with** ({result['kind']}, at seq {result['seq']}): "
+                     f"{result['problem']}", icon=":material/gpp_bad:")
+        st.caption(f"Head hash {result['head_hash'][:16]}…")
