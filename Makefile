@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup chromium demo test stop status bench-load bench-api bench-national clean
+.PHONY: setup chromium demo test screenshots stop status bench-load bench-api bench-national clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 or newer is required: install python3 and python3-venv"; exit 1; }
@@ -36,6 +36,10 @@ demo: $(STAMP)
 ## test: the whole test suite on a real local Neo4j (started if not running)
 test: setup
 	$(BIN)/python -m pytest
+
+## screenshots: the browser test, writing the README's screenshots into docs/screenshots/
+screenshots: setup
+	CP_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/dashboard/test_browser.py
 
 ## stop: stop everything the demo started
 stop: $(STAMP)

@@ -2,7 +2,7 @@
 
 Debian's /usr/bin/chromium, driven by Playwright (no browser is downloaded); the dashboard runs as
 `contactpoint dashboard` runs it, against the real API on the real test Neo4j. Screenshots of the main
-pages go to docs/screenshots/ (the README shows them).
+pages go to var/screenshots/, or to docs/screenshots/ (the README's) with `make screenshots`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ pytestmark = pytest.mark.usefixtures("dash_world")
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = PROJECT_ROOT / "docs" / "screenshots"
+# A run writes its screenshots under var/ (git-ignored); `make screenshots` refreshes the README's.
+SHOTS = Path(os.environ.get("CP_SCREENSHOTS_DIR") or PROJECT_ROOT / "var" / "screenshots")
 WAIT_MS = 45_000
 PURPOSE = "planning a home visit"
 NAV = ("Find a child", "Contacts card", "Involvement network", "Moves and map", "Record accesses", "Alerts inbox",
