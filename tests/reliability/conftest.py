@@ -24,7 +24,7 @@ from graph.config import PROJECT_ROOT, GraphSettings
 from graph.db import connect
 from loaders.generate import DEFAULT_AS_OF
 from loaders.load import load_dir
-from tests.conftest import TEST_PORT, local_dbms
+from tests.conftest import TEST_PORT, counts, local_dbms
 
 # A DBMS of the suite's own, so killing it never disturbs the main test DBMS.
 REL_PORT = TEST_PORT + 100
@@ -59,6 +59,7 @@ class World:
     feeds: Path
     children: list[dict[str, str]]  # {id, given_name, family_name, dob}, unshielded, for cards and search
     birmingham: list[str]  # unshielded children held by Birmingham (network and shielding by its team)
+    loaded: tuple[dict[str, int], dict[str, int]]  # node and relationship counts of a clean load of the feeds
 
 
 SAMPLE = """
@@ -68,27 +69,33 @@ RETURN c.id AS id, c.given_name AS given_name, c.family_name AS family_name, toS
 """
 
 
-def load_england(driver: Driver, database: str, feeds: Path, rejects: Path) -> None:
-    """Wipe, apply the schema, load the feeds, scan for alerts and add the demo users: the demo's own steps."""
+def load_england(driver: Driver, database: str, feeds: Path, rejects: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """Wipe, apply the schema, load the feeds, scan for alerts and add the demo users: the demo's own steps.
+
+    Returns the counts the clean load left, before the scan and the users.
+    """
     schema.wipe(driver, database=database)
     schema.apply(driver, database=database)
     report = load_dir(driver, feeds, database=database, rejects_path=rejects)
     assert report.rejected == 0
+    loaded = counts(driver, database)
     alerts.scan(driver, database=database, as_of=DEFAULT_AS_OF)
     with driver.session(database=database) as session:
         session.execute_write(lambda tx: users.ensure_demo_users(tx))
+    return loaded
 
 
 @pytest.fixture(scope="session")
 def england(rel_settings: GraphSettings, rel_driver: Driver, small_england: Path,
             tmp_path_factory: pytest.TempPathFactory) -> World:
     """The generator's England (1,500 children) loaded on the reliability DBMS, scanned, with the demo users."""
-    load_england(rel_driver, rel_settings.database, small_england, tmp_path_factory.mktemp("rel") / "rejects.csv")
+    loaded = load_england(rel_driver, rel_settings.database, small_england,
+                          tmp_path_factory.mktemp("rel") / "rejects.csv")
     rows, _, _ = rel_driver.execute_query(SAMPLE, database_=rel_settings.database)
     children = [{k: r[k] for k in ("id", "given_name", "family_name", "dob")} for r in rows]
     birmingham = [r["id"] for r in rows if r["la"] == BIRMINGHAM]
     assert len(children) > 1000 and len(birmingham) >= 10
-    return World(small_england, children, birmingham)
+    return World(small_england, children, birmingham, loaded)
 
 
 def mint_tokens(driver: Driver, database: str, settings: ApiSettings | None = None) -> dict[str, dict[str, str]]:

@@ -38,5 +38,5 @@ def test_50_clients_for_60_seconds_without_an_error(rel_settings: GraphSettings,
     print(f"\n{CLIENTS} clients x {SECONDS} s: {summary['requests']} requests, {summary['requests_per_second']}/s, "
           f"p50 {summary['all']['p50_ms']} ms, p99 {summary['all']['p99_ms']} ms -> {RESULTS}")
     errors = run.errors()
-    assert not errors, f"{len(errors)} errors, e.g. {errors[:3]}"
+    assert not errors, f"{len(errors)} errors, e.g. {errors[:3]}\n{(tmp_path / 'api.log').read_text()[-2000:]}"
     assert summary["requests"] > CLIENTS * 10

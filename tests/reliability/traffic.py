@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+RETRIED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
 
 @dataclass(frozen=True)
 class Call:
@@ -46,6 +48,7 @@ class Run:
 
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    retried: list[str] = field(default_factory=list)  # the transport errors of GETs sent a second time
 
     @property
     def statuses(self) -> Counter[int]:
@@ -61,6 +64,7 @@ class Run:
         return {"requests": len(self.outcomes), "seconds": round(self.seconds, 1),
                 "requests_per_second": round(len(self.outcomes) / self.seconds, 1) if self.seconds else 0.0,
                 "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+                "retried": dict(Counter(self.retried)),
                 "all": percentiles([o.seconds for o in answered]),
                 "by_operation": {op: percentiles([o.seconds for o in answered if o.op == op]) for op in ops}}
 
@@ -102,12 +106,19 @@ async def _client(client: httpx.AsyncClient, mix: Callable[[random.Random], Call
         call = mix(rng)
         request_id = uuid.uuid4().hex
         started = time.perf_counter()
-        try:
-            response = await client.request(call.method, call.path, params=call.params, json=call.json,
-                                            headers={**call.headers, "X-Request-ID": request_id})
-            status, error = response.status_code, None
-        except httpx.HTTPError as exc:
-            status, error = 0, type(exc).__name__
+        for attempt in (1, 2):
+            try:
+                response = await client.request(call.method, call.path, params=call.params, json=call.json,
+                                                headers={**call.headers, "X-Request-ID": request_id})
+                status, error = response.status_code, None
+                break
+            except httpx.HTTPError as exc:
+                status, error = 0, type(exc).__name__
+                # As HTTP clients do (RFC 9110 9.2.2): a GET whose pooled connection broke before any answer
+                # is sent again once, on a new connection; it is counted, so a dead server still shows.
+                if not (attempt == 1 and call.method == "GET" and isinstance(exc, RETRIED)) or until():
+                    break
+                run.retried.append(error)
         run.outcomes.append(Outcome(call.op, status, time.perf_counter() - started, request_id, started, error))
 
 
