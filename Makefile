@@ -4,13 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup chromium demo test screenshots stop status bench-load bench-api bench-national clean
+.PHONY: setup chromium demo test test-reliability audit screenshots stop status bench-load bench-api bench-national bench-soak clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 or newer is required: install python3 and python3-venv"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is required (found $$($(PYTHON) --version))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip setuptools
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
@@ -41,6 +41,14 @@ test: setup
 screenshots: setup
 	CP_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/dashboard/test_browser.py
 
+## test-reliability: faults, hostile input, misuse and load only (tests/reliability, about 5 minutes)
+test-reliability: setup
+	$(BIN)/python -m pytest tests/reliability
+
+## audit: known vulnerabilities in the installed dependencies (pip-audit, and PyPI's project data where it cannot ask)
+audit: setup
+	$(BIN)/python tools/audit_deps.py
+
 ## stop: stop everything the demo started
 stop: $(STAMP)
 	$(BIN)/contactpoint stop
@@ -68,6 +76,10 @@ bench-national: $(STAMP)
 	$(BIN)/python bench/api_bench.py --label national-$(LABEL) --home $(NATIONAL_HOME) --port $(NATIONAL_PORT) \
 		--heap 2g --pagecache 6g --api-port 8095
 	CP_NEO4J_HOME=$(NATIONAL_HOME) CP_NEO4J_BOLT_PORT=$(NATIONAL_PORT) $(BIN)/contactpoint neo4j stop
+
+## bench-soak: the load test for 30 minutes against the running demo (make demo first); results in bench/results/
+bench-soak: setup
+	$(BIN)/python bench/soak.py --minutes 30
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -25,6 +25,7 @@ from api.routes import users as user_routes
 from graph.audit import AuditWriter
 from graph.config import GraphSettings, get_settings
 from graph.db import connect, connect_async, ping
+from graph.misuse import Watch
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -37,6 +38,7 @@ SECURITY_HEADERS = {
 }
 MAX_BODY_BYTES = 16 * 1024
 MAX_URL_BYTES = 4096
+MAX_HEADER_BYTES = 16 * 1024  # uvicorn's parser takes headers of any size
 
 
 class Envelope:
@@ -45,7 +47,8 @@ class Envelope:
     Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task and a stream per
     request. A body over the limit is refused from its Content-Length, or, when it comes chunked
     without one, as soon as the bytes read pass the limit (an HTTPException the error handlers
-    turn into problem+json).
+    turn into problem+json). An unexpected error is answered here, as a 500 with the headers:
+    Starlette's outermost ServerErrorMiddleware would otherwise answer it without them.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -61,9 +64,12 @@ class Envelope:
         request_id = supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
         stamp = [*self.headers, (b"x-request-id", request_id.encode("latin-1"))]
+        started = False
 
         async def stamped(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", ()), *stamp]
             await send(message)
 
@@ -73,6 +79,9 @@ class Envelope:
             return
         if len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) > MAX_URL_BYTES:
             await errors.problem(414, "The request address is too long.")(scope, receive, stamped)
+            return
+        if sum(len(name) + len(value) for name, value in scope.get("headers", ())) > MAX_HEADER_BYTES:
+            await errors.problem(431, "The request headers are too large.")(scope, receive, stamped)
             return
         received = 0
 
@@ -85,7 +94,14 @@ class Envelope:
                     raise HTTPException(413, f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
             return message
 
-        await self.app(scope, limited, stamped)
+        try:
+            await self.app(scope, limited, stamped)
+        except Exception:
+            if started:
+                raise
+            errors.log.exception("unhandled error on %s", scope.get("path"))
+            await errors.problem(500, errors.UNEXPECTED, instance=scope.get("path", ""),
+                                 request_id=request_id)(scope, receive, stamped)
 
 
 def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSettings | None = None) -> FastAPI:
@@ -98,7 +114,10 @@ def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSet
         app.state.graph_settings = graph_settings
         app.state.api_settings = api_settings
         app.state.driver = connect(graph_settings, fail_fast=True)
-        app.state.audit = AuditWriter(app.state.driver, database=graph_settings.database, confirm_users=True)
+        watch = Watch(app.state.driver, database=graph_settings.database, records=api_settings.misuse_records,
+                      minutes=api_settings.misuse_minutes)
+        app.state.audit = AuditWriter(app.state.driver, database=graph_settings.database, confirm_users=True,
+                                      after_commit=watch)
         app.state.async_driver = connect_async(graph_settings)
         try:
             yield

@@ -26,6 +26,10 @@ class ApiSettings(BaseSettings):
     lockout_attempts: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=1440)
     search_limit: int = Field(default=20, ge=1, le=100)
+    # The misuse watch (graph/misuse.py): more than this many children's records opened by one user within
+    # this many minutes raises a misuse alert to their authority's management team.
+    misuse_records: int = Field(default=50, ge=1, le=100_000)
+    misuse_minutes: int = Field(default=60, ge=1, le=1440)
     # The HMAC key of reviewers' pseudonyms: changing it changes every pseudonym.
     pseudonym_key: SecretStr = SecretStr(DEMO_PSEUDONYM_KEY)
 

@@ -18,6 +18,7 @@ log = logging.getLogger("contactpoint.api")
 
 PROBLEM = "application/problem+json"
 RETRY_AFTER_SECONDS = 5
+UNEXPECTED = "Something went wrong; the error has been logged."
 
 
 def problem(status: int, detail: str, *, title: str | None = None, headers: dict[str, str] | None = None,
@@ -60,7 +61,7 @@ async def _revoked(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s", request.url.path)
-    return problem(500, "Something went wrong; the error has been logged.", **_instance(request))
+    return problem(500, UNEXPECTED, **_instance(request))
 
 
 def install(app: FastAPI) -> None:

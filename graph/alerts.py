@@ -29,7 +29,8 @@ from graph.viewer import Viewer
 from graph.workdays import due_dates
 
 SCAN_KINDS = ("protected_move", "transfer_in_overdue", "no_school_roll", "no_gp", "repeat_emergency")
-KINDS = (*SCAN_KINDS, "break_glass")  # break-glass alerts are raised by the override route
+# Break-glass alerts are raised by the override route; misuse alerts by the audit writer (graph/misuse.py).
+KINDS = (*SCAN_KINDS, "break_glass", "misuse")
 LOOKBACK_DAYS = 365  # moves and emergency attendances count over the year before the scan date
 TRANSFER_IN_WORKING_DAYS = 15  # Working Together: a transfer-in conference within 15 working days
 REPEAT_EMERGENCY_VISITS = 3
@@ -228,16 +229,19 @@ def scan(
 # -- the inbox ---------------------------------------------------------------------------------
 
 # Alerts addressed to the viewer's authority whose child the viewer may see in full: not hidden from
-# them, and no hidden member in its household (policy rules 1 and 3, as on the card).
+# them, and no hidden member in its household (policy rules 1 and 3, as on the card). Misuse alerts,
+# about a user rather than a child, are for the management team only, and never about the viewer.
 _VISIBLE = f"""
 MATCH (a:Alert {{la_code: $viewer.la_code}})
+WHERE a.kind <> 'misuse' OR ($viewer.role = 'la_admin' AND a.user_id <> $viewer.user_id)
 OPTIONAL MATCH (c:Child {{id: a.child_id}})
 WITH a, c WHERE c IS NULL OR NOT ({hidden('c')} OR size({kin('c')}) > 0)
 """
 _ITEM = """a {.id, .kind, .state, .child_id, .la_code, .raised_at, .as_of,
   .from_code, .from_name, .to_code, .to_name, .moved_on, .plans, .due, .age, .off_roll_since,
   .unregistered_since, .visits, .first_at, .last_at, .hospitals, .user_id, .user_role, .user_la_code, .reason,
-  .request_id, .acknowledged_at, .acknowledged_by, .note, .closed_at, .closed_by, .close_note}"""
+  .request_id, .records, .window_minutes, .acknowledged_at, .acknowledged_by, .note, .closed_at, .closed_by,
+  .close_note}"""
 INBOX = _VISIBLE + f"""
 WITH a ORDER BY a.raised_at DESC, a.id
 WITH collect(a) AS every
@@ -248,13 +252,23 @@ RETURN {{open: size([a IN every WHERE a.state = 'open']),
        size(chosen) AS total, [a IN chosen[$skip..$skip + $limit] | {_ITEM}] AS items
 """
 ONE = _VISIBLE + f"WITH a WHERE a.id = $alert_id RETURN {_ITEM} AS item"
+# Each takes the alert's write lock before reading its state (writing _lock), so of an acknowledgement and a
+# close at once the later sees what the earlier committed: a closed alert is never acknowledged after.
 ACKNOWLEDGE = """
-MATCH (a:Alert {id: $alert_id}) WHERE a.state = 'open'
+MATCH (a:Alert {id: $alert_id})
+SET a._lock = true
+REMOVE a._lock
+WITH a WHERE a.state = 'open'
 SET a.state = 'acknowledged', a.acknowledged_at = datetime(), a.acknowledged_by = $viewer.user_id, a.note = $note
+RETURN count(a) AS changed
 """
 CLOSE = """
-MATCH (a:Alert {id: $alert_id}) WHERE a.state IN ['open', 'acknowledged']
+MATCH (a:Alert {id: $alert_id})
+SET a._lock = true
+REMOVE a._lock
+WITH a WHERE a.state IN ['open', 'acknowledged']
 SET a.state = 'closed', a.closed_at = datetime(), a.closed_by = $viewer.user_id, a.close_note = $note
+RETURN count(a) AS changed
 """
 
 # What each kind shows besides the common fields.
@@ -265,6 +279,7 @@ DETAILS: dict[str, tuple[str, ...]] = {
     "no_gp": ("plans", "age", "unregistered_since"),
     "repeat_emergency": ("visits", "first_at", "last_at", "hospitals"),  # hospitals in order of first visit
     "break_glass": ("user_id", "user_role", "user_la_code", "reason", "request_id"),
+    "misuse": ("user_id", "user_role", "user_la_code", "records", "window_minutes", "first_at", "last_at"),
 }
 _PLAN_NAMES = {"cp_plan": "a child protection plan", "looked_after": "looked after",
                "child_in_need": "a child in need plan"}
@@ -296,6 +311,10 @@ def summary(item: dict[str, Any]) -> str:
     if kind == "break_glass":
         return (f"A {item['user_role']} of {item['user_la_code']} opened shielded record {item['child_id']} "
                 f"by override: {item['reason']}")
+    if kind == "misuse":
+        return (f"A {item['user_role']} of {item['user_la_code']} ({item['user_id']}) opened {item['records']} "
+                f"children's records within {item['window_minutes']} minutes; an auditor can list them "
+                f"(GET /audit?user_id={item['user_id']}).")
     return f"{kind} for child {item['child_id']}."
 
 
@@ -329,9 +348,9 @@ def get(tx: ManagedTransaction, *, viewer: Viewer, alert_id: str) -> dict[str, A
 
 def acknowledge(tx: ManagedTransaction, *, viewer: Viewer, alert_id: str, note: str) -> bool:
     """Mark an open alert acknowledged, with a note; False if it was not open. The caller checked visibility."""
-    return tx.run(ACKNOWLEDGE, viewer=viewer.params(), alert_id=alert_id, note=note).consume().counters.properties_set > 0
+    return tx.run(ACKNOWLEDGE, viewer=viewer.params(), alert_id=alert_id, note=note).single(strict=True)["changed"] > 0
 
 
 def close(tx: ManagedTransaction, *, viewer: Viewer, alert_id: str, note: str | None) -> bool:
     """Close an open or acknowledged alert; False if it was already closed. The caller checked visibility."""
-    return tx.run(CLOSE, viewer=viewer.params(), alert_id=alert_id, note=note).consume().counters.properties_set > 0
+    return tx.run(CLOSE, viewer=viewer.params(), alert_id=alert_id, note=note).single(strict=True)["changed"] > 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import queue
 import threading
 import time
@@ -30,6 +31,7 @@ from graph.query import Query
 from graph.viewer import Viewer
 
 T = TypeVar("T")
+_log = logging.getLogger("contactpoint.audit")
 
 GENESIS = "0" * 64
 OUTCOMES = frozenset({"ok", "not_found", "denied", "error"})
@@ -115,6 +117,8 @@ SEARCH_FILTERS: dict[str, str] = {
     "user_id": " AND e.user_id = $user_id",
     "since": " AND e.at >= $since",
     "until": " AND e.at < $until",
+    "action": " AND e.action = $action",
+    "flagged": " AND e.flagged = $flagged",
 }
 SEARCH_RETURN = """
 RETURN e {.id, .seq, .at, .user_id, .role, .la_code, .agency_id, .action, .children, .purpose,
@@ -327,13 +331,18 @@ class AuditWriter:
     With `confirm_users` (the API), the same statement checks that each event's user still stands as
     their token says; a revoked user's event is written as refused and their `append` raises
     UserRevoked, so a route can trust a token's claims and need not read the user itself.
+
+    `after_commit` (the API's misuse watch, graph.misuse.Watch) is called on the writer's thread with
+    each committed batch's events, after their requests are released; what it raises is logged.
     """
 
     ATTEMPTS = 20
 
     def __init__(self, driver: Driver, *, database: str, confirm_users: bool = False, max_batch: int = 256,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0,
+                 after_commit: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
         self._driver, self._database, self._confirm_users = driver, database, confirm_users
+        self._after_commit = after_commit
         self._max_batch, self._timeout = max_batch, timeout
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -418,6 +427,11 @@ class AuditWriter:
                 done.set_exception(UserRevoked(f"user {fields['user_id']} no longer stands as their token says"))
             else:
                 done.set_result(_record(row))
+        if self._after_commit is not None:
+            try:
+                self._after_commit(rows)
+            except Exception:  # noqa: BLE001 (the batch is committed and answered; a hook cannot undo that)
+                _log.warning("the audit writer's after-commit hook failed", exc_info=True)
 
     def _write(self, events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], frozenset[str]]:
         users = [{"key": standing(f), "user_id": f["user_id"], "role": f["role"], "la_code": f["la_code"],
@@ -580,11 +594,17 @@ def search(
     user_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    action: str | None = None,
+    flagged: bool | None = None,
     limit: int = 100,
     skip: int = 0,
 ) -> list[AuditRecord]:
-    """Events for auditors, newest first, filtered by child, user and time (since <= at < until)."""
-    params = {"child_id": child_id, "user_id": user_id, "since": since, "until": until}
+    """Events for auditors, newest first, filtered by child, user, time (since <= at < until), action and flag.
+
+    `flagged=True` lists the events marked for investigation: the break-glass log.
+    """
+    params = {"child_id": child_id, "user_id": user_id, "since": since, "until": until, "action": action,
+              "flagged": flagged}
     statement = SEARCH_MATCH + "".join(SEARCH_FILTERS[k] for k, v in params.items() if v is not None) + SEARCH_RETURN
     rows = tx.run(statement, **params, skip=skip, limit=limit)
     return [_record(row["event"]) for row in rows]

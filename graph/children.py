@@ -368,8 +368,13 @@ SCOPE = f"""
 MATCH (c:Child {{id: $child_id}})
 RETURN {hidden('c')} AS hidden, {in_area('c')} AS in_area
 """
+# Writing _lock takes the child's write lock first, so two shielding changes to one child run one after
+# the other, each deciding on what the other committed (two concurrent shields made two SHIELDED_BY).
 HOLDING = """
 MATCH (c:Child {id: $child_id})
+SET c._lock = true
+REMOVE c._lock
+WITH c
 OPTIONAL MATCH (c)-[:SHIELDED_BY]->(sla:LocalAuthority)
 OPTIONAL MATCH (c)-[:HELD_BY]->(hla:LocalAuthority)
 RETURN c.shielded AS shielded, coalesce(sla, hla).code AS holding
@@ -395,6 +400,7 @@ WITH c, la, randomUUID() AS id WHERE la IS NOT NULL
 CREATE (:Alert {id: id, key: 'break_glass|' + c.id + '|' + id + '|' + la.code, kind: 'break_glass', state: 'open',
                 la_code: la.code, child_id: c.id, user_id: $viewer.user_id, user_role: $viewer.role,
                 user_la_code: $viewer.la_code, reason: $reason, request_id: $request_id, raised_at: datetime()})
+RETURN id
 """
 
 
@@ -415,7 +421,7 @@ def scope(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> dict[str,
 
 
 def holding(tx: ManagedTransaction, *, child_id: str) -> tuple[bool, str | None] | None:
-    """(shielded, holding authority code) of a child, or None if there is no such child."""
+    """(shielded, holding authority code) of a child, under its write lock until the transaction ends; None if none."""
     record = tx.run(HOLDING, child_id=child_id).single()
     return None if record is None else (bool(record["shielded"]), record["holding"])
 
@@ -430,6 +436,12 @@ def unshield(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> bool:
     return tx.run(UNSHIELD, viewer=viewer.params(), child_id=child_id).consume().counters.relationships_deleted > 0
 
 
-def alert_break_glass(tx: ManagedTransaction, *, viewer: Viewer, child_id: str, reason: str, request_id: str) -> None:
-    """Rule 4: tell the holding authority's team that a shielded record was opened by override."""
-    tx.run(BREAK_GLASS_ALERT, viewer=viewer.params(), child_id=child_id, reason=reason, request_id=request_id).consume()
+def alert_break_glass(tx: ManagedTransaction, *, viewer: Viewer, child_id: str, reason: str,
+                      request_id: str) -> str | None:
+    """Rule 4: tell the holding authority's team that a shielded record was opened by override.
+
+    Returns the alert's id, or None when the child is not shielded (there is no team to tell).
+    """
+    record = tx.run(BREAK_GLASS_ALERT, viewer=viewer.params(), child_id=child_id, reason=reason,
+                    request_id=request_id).single()
+    return None if record is None else record["id"]

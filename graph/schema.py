@@ -54,6 +54,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE CONSTRAINT pattern_count_id IF NOT EXISTS FOR (n:PatternCount) REQUIRE n.id IS UNIQUE",
         "CREATE INDEX pattern_count_date IF NOT EXISTS FOR (n:PatternCount) ON (n.date)",
     ),
+    # The misuse watch (graph/misuse.py): one user's events within a window, by seek rather than by scan.
+    4: (
+        "CREATE INDEX audit_event_user_at IF NOT EXISTS FOR (n:AuditEvent) ON (n.user_id, n.at)",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

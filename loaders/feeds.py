@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -47,14 +47,33 @@ def _postcode(value: str) -> str:
     return f"{match.group(1)} {match.group(2)}"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _one_line(value: str) -> str:
+    """Text is one line of printable characters: a line break, tab or NUL in a name is a broken feed."""
+    if _CONTROL.search(value):
+        raise ValueError("contains a control character (a line break, tab or NUL)")
+    return value
+
+
 def _not_future(value: date) -> date:
     if value > date.today():
         raise ValueError("date is in the future")
     return value
 
 
+def _storable_offset(value: datetime) -> datetime:
+    """Neo4j stores UTC offsets of at most 18 hours (as ISO 8601 allows); Python reads up to 24."""
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) > timedelta(hours=18):
+        raise ValueError("the UTC offset must be between -18:00 and +18:00")
+    return value
+
+
 Id = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                 AfterValidator(_one_line)]
 LaCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^E(06|08|09|10)\d{6}$")]
 Postcode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_postcode)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ]{5,19}$")]
@@ -192,8 +211,9 @@ class PlanRow(_Period):
 class AttendanceRow(Feed):
     child_id: Id
     agency_id: Id
-    at: datetime
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    at: Annotated[datetime, AfterValidator(_storable_offset)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
+                      AfterValidator(_one_line)]
 
     @model_validator(mode="after")
     def _not_future(self) -> AttendanceRow:
@@ -207,7 +227,8 @@ class ShieldingRow(Feed):
     shielded: bool
     la_code: LaCode
     decided_on: PastDate
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                      AfterValidator(_one_line)]
 
 
 @dataclass(frozen=True)

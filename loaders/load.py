@@ -324,7 +324,8 @@ def load_dir(
                     driver, spec, directory / spec.filename,
                     database=database, rejects=rejects, batch_size=batch_size, progress=progress,
                 )
-            except FeedError as exc:
+            except FeedError as exc:  # the whole file is refused: one line in the rejects says why
                 result = FeedResult(spec.name, error=str(exc))
+                rejects.add(spec.filename, 1, f"file refused, no row loaded: {exc}", "")
             report.results.append(result)
     return report

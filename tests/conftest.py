@@ -27,17 +27,23 @@ def _test_settings() -> GraphSettings:
                          heap="1g", pagecache="512m")
 
 
+def local_dbms(settings: GraphSettings) -> Iterator[GraphSettings]:
+    """A local test DBMS, started if it is not running, and stopped afterwards if it was started here."""
+    started = not local.status(settings).running
+    local.start(settings, timeout=300)
+    yield settings
+    if started and not os.environ.get("CP_TEST_KEEP_NEO4J"):
+        local.stop(settings)
+
+
 @pytest.fixture(scope="session")
 def neo4j_settings() -> Iterator[GraphSettings]:
     """Settings of the test DBMS, started here if it is not running (and stopped if we started it)."""
     settings = _test_settings()
-    started = False
-    if not os.environ.get("CP_TEST_NEO4J_URI"):
-        started = not local.status(settings).running
-        local.start(settings, timeout=300)
-    yield settings
-    if started and not os.environ.get("CP_TEST_KEEP_NEO4J"):
-        local.stop(settings)
+    if os.environ.get("CP_TEST_NEO4J_URI"):
+        yield settings
+    else:
+        yield from local_dbms(settings)
 
 
 @pytest.fixture(scope="session")

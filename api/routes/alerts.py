@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from api import links
 from api.deps import DriverDep, GraphSettingsDep, require_roles
 from api.routes.children import Purpose
 from graph import alerts, audit
@@ -36,7 +37,7 @@ class CloseNote(BaseModel):
     note: str | None = Field(default=None, max_length=1000)
 
 
-@router.get("", summary="The alerts addressed to your authority, newest first")
+@router.get("", summary="The alerts addressed to your authority, newest first", responses=links.FROM_INBOX)
 def list_alerts(
     request: Request,
     driver: DriverDep,
@@ -52,7 +53,7 @@ def list_alerts(
         driver, database=graph.database, viewer=viewer, action="alerts", purpose=purpose,
         request_id=request.state.request_id,
         read=lambda tx: alerts.inbox(tx, viewer=viewer, state=state, kind=kind, limit=limit, skip=skip),
-        children_of=lambda found: sorted({a["child_id"] for a in found["items"]}),
+        children_of=lambda found: sorted({a["child_id"] for a in found["items"] if a["child_id"]}),
         outcome_of=lambda found: "ok",
     )
     return {**page, "limit": limit, "skip": skip}

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from analytics import reports
 from analytics.privacy import pseudonym
+from api import links
 from api.deps import ApiSettingsDep, DriverDep, GraphSettingsDep, require_roles
 from api.routes.children import Purpose
 from graph import analytics as patterns
@@ -90,7 +91,8 @@ AsOf = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2100, 12, 31),
                                     description="Default: the latest date with stored counts")]
 
 
-@router.get("/cases", summary="Pseudonymised cases in an authority showing serious-case patterns")
+@router.get("/cases", summary="Pseudonymised cases in an authority showing serious-case patterns",
+            responses=links.FROM_CASES)
 def cases(request: Request, driver: DriverDep, graph: GraphSettingsDep, settings: ApiSettingsDep, purpose: Purpose,
           viewer: Reviewer, la_code: LaCode, pattern: Annotated[list[Pattern] | None, Query()] = None,
           as_of: AsOf = None, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator
 
+from api import links
 from api.deps import DriverDep, GraphSettingsDep, require_roles
 from graph import audit
 from graph.policy import AUDIT_ROLES
@@ -28,9 +29,12 @@ def _storable(value: datetime | None) -> datetime | None:
 
 
 Instant = Annotated[datetime | None, AfterValidator(_storable), Query()]
+# The actions the API records (graph.audit events), for the action filter.
+ACTIONS = ("search", "card", "network", "moves", "accesses", "override", "shield", "unshield", "alerts",
+           "alert_acknowledge", "alert_close", "analytics")
 
 
-@router.get("", summary="Who looked at what, when and why")
+@router.get("", summary="Who looked at what, when and why", responses=links.FROM_AUDIT)
 def search(
     driver: DriverDep,
     graph: GraphSettingsDep,
@@ -39,12 +43,16 @@ def search(
     user_id: Key = None,
     since: Instant = None,
     until: Instant = None,
+    action: Annotated[Literal[ACTIONS] | None, Query()] = None,  # type: ignore[valid-type]
+    flagged: Annotated[bool | None, Query(description="true: the events marked for investigation "
+                                                      "(break-glass overrides)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
     with driver.session(database=graph.database) as session:
         events = session.execute_read(lambda tx: audit.search(
-            tx, child_id=child_id, user_id=user_id, since=since, until=until, limit=limit, skip=skip))
+            tx, child_id=child_id, user_id=user_id, since=since, until=until, action=action, flagged=flagged,
+            limit=limit, skip=skip))
     return {"events": [asdict(e) for e in events], "limit": limit, "skip": skip}
 
 

@@ -6,6 +6,7 @@ same transaction as the change), so no route can read a child without leaving a 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -13,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from api import links
 from api.deps import AsyncDriverDep, DriverDep, GraphSettingsDep, require_roles, require_roles_audited
 from graph import audit, children
 from graph.policy import ACCESS_LOG_ROLES, CARD_ROLES, NETWORK_ROLES, OVERRIDE_ROLES, SEARCH_ROLES, SHIELD_ROLES
@@ -55,7 +57,8 @@ def _trace(request: Request) -> dict[str, Any]:
     return {"request_id": request.state.request_id, "writer": request.app.state.audit}
 
 
-@router.get("/search", summary="Find children by at least two identifying fields (fuzzy on names)")
+@router.get("/search", summary="Find children by at least two identifying fields (fuzzy on names)",
+            responses=links.FROM_SEARCH)
 async def search(
     request: Request,
     driver: AsyncDriverDep,
@@ -180,19 +183,32 @@ async def accesses(request: Request, child_id: ChildId, driver: AsyncDriverDep, 
 @router.post("/{child_id}/override", summary="Break-glass: open a shielded record once, with a reason")
 def override(request: Request, child_id: ChildId, body: Reason, driver: DriverDep, graph: GraphSettingsDep,
              purpose: Purpose, viewer: Annotated[Viewer, Depends(require_roles(*OVERRIDE_ROLES))]) -> dict[str, Any]:
-    """Rule 4: the event is flagged for investigation and the holding authority's team is alerted."""
+    """Rule 4: the event is flagged for investigation and the holding authority's team is alerted.
+
+    The read, the alert and the flagged event are one write transaction: all of them happen or none.
+    """
     rid = _request_id(request)
-    data = audit.audited_read(
-        driver, database=graph.database, viewer=viewer, action="override", purpose=purpose, **_trace(request),
-        read=lambda tx: children.card(tx, viewer=viewer, child_id=child_id, override=True),
-        children_of=lambda found: [child_id] if found else [],
-        flagged=True, detail={"reason": body.reason},
-    )
+
+    def work(tx: Any) -> dict[str, Any] | None:
+        data = children.card(tx, viewer=viewer, child_id=child_id, override=True)
+        alert_id = None if data is None else children.alert_break_glass(
+            tx, viewer=viewer, child_id=child_id, reason=body.reason, request_id=rid)
+        audit.append(tx, viewer=viewer, action="override", children=[child_id] if data else [], purpose=purpose,
+                     request_id=rid, outcome="ok" if data else "not_found", flagged=True,
+                     detail={"reason": body.reason, "alert_id": alert_id})
+        return data
+
+    try:
+        with driver.session(database=graph.database) as session:
+            data = session.execute_write(work)
+    except Exception as exc:  # as audited_read does: a failed look is recorded if the trail can take it
+        with contextlib.suppress(Exception):
+            request.app.state.audit.append(viewer=viewer, action="override", children=[], purpose=purpose,
+                                           request_id=rid, outcome="error", flagged=True,
+                                           detail={"reason": body.reason, "error": type(exc).__name__})
+        raise
     if data is None:
         raise HTTPException(404, "No child with that directory ID.")
-    with driver.session(database=graph.database) as session:
-        session.execute_write(lambda tx: children.alert_break_glass(
-            tx, viewer=viewer, child_id=child_id, reason=body.reason, request_id=rid))
     return {"warning": "This override is recorded and will be investigated; the holding authority has been told.",
             "card": data}
 
