@@ -258,7 +258,7 @@ def test_sign_in_builds_the_pages_of_the_role_and_sign_out_forgets(driver: Drive
 
 def test_an_ended_session_returns_to_the_same_place(auth: dict[str, Any], driver: Driver,
                                                     neo4j_settings: GraphSettings) -> None:
-    expired = {**auth["practitioner"], "token": "expired.token.value",
+    expired = {**auth["practitioner"], "token": "stale-token",  # no longer accepted by the API
                "user": {**auth["practitioner"]["user"], "username": "dash.restore"}}
     at = apptest.app(auth=expired, **{"in.search": {"given_name": "Amara", "family_name": "Bello", "dob": "",
                                                     "gender": "", "postcode": "", "purpose": PURPOSE}})
