@@ -19,7 +19,7 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token")
 
 
 async def get_driver(request: Request) -> Driver:
-    """The process's one driver, opened by the app's lifespan."""
+    """The process's sync driver (most routes and the audit writer), opened by the app's lifespan."""
     return request.app.state.driver
 
 

@@ -1,4 +1,4 @@
-"""One driver per process, and the error a caller sees when Neo4j is not there."""
+"""Opening the drivers (sync, and async for the API's hot reads), and the error a caller sees when Neo4j is not there."""
 
 from __future__ import annotations
 
