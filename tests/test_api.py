@@ -216,6 +216,16 @@ def test_moves_between_authorities(world: dict[str, str], api_client: Any, demo_
     assert shielded["residences"] == [] and shielded["moves"] == [] and set(shielded["child"]) == RESTRICTED_KEYS
 
 
+def test_a_siblings_moves_withhold_the_shielded_home_and_its_coordinates(world: dict[str, str], api_client: Any,
+                                                                        demo_tokens: Any) -> None:
+    # The lead of the authority the household lives in: the only role that may see A's moves but not S.
+    residences = get(api_client, demo_tokens, "safeguarding_lead.birmingham", "/children/A/moves").json()["residences"]
+    withheld = [r for r in residences if r["withheld"]]
+    assert withheld, residences  # A lives at the shielded sister's address
+    for r in withheld:  # the map's coordinates point at the home as well as a postcode does
+        assert (r["authority"], r["postcode"], r["easting"], r["northing"]) == (None, None, None, None)
+
+
 # -- stated purpose, errors ---------------------------------------------------------------------
 
 def test_child_data_needs_a_stated_purpose(world: dict[str, str], api_client: Any, demo_tokens: Any,
