@@ -128,6 +128,25 @@ def test_settings_refuse_plain_http_beyond_this_machine() -> None:
         DashboardSettings(api_url="ftp://127.0.0.1")
 
 
+def test_plain_http_reaches_a_host_only_when_it_is_listed_as_private(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError, match="CP_DASHBOARD_PLAIN_HTTP_HOSTS"):
+        DashboardSettings(api_url="http://api:8000")
+    monkeypatch.setenv("CP_DASHBOARD_PLAIN_HTTP_HOSTS", "api, Reports")
+    assert DashboardSettings(api_url="http://api:8000").api_url == "http://api:8000"
+    assert DashboardSettings(api_url="http://reports:8000").plain_http_hosts == {"api", "reports"}
+    with pytest.raises(ValidationError, match="not 'api.example.org'"):
+        DashboardSettings(api_url="http://api.example.org:8000")
+    with pytest.raises(ValidationError):
+        DashboardSettings(api_url="http://apix:8000")
+
+
+@pytest.mark.parametrize("listed", ["*", "http://api", "api:8000", "*.internal", "api/", "a b"])
+def test_the_private_host_list_takes_only_exact_host_names(listed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CP_DASHBOARD_PLAIN_HTTP_HOSTS", listed)
+    with pytest.raises(ValidationError, match="must list host names"):
+        DashboardSettings()
+
+
 def test_the_dashboard_imports_nothing_from_graph_or_api_and_does_nothing_at_import() -> None:
     for path in sorted((PROJECT_ROOT / "dashboard").rglob("*.py")):
         tree = ast.parse(Path(path).read_text())
