@@ -51,7 +51,7 @@ RETURN CASE WHEN is_hidden THEN {restricted('c', 'holding')} ELSE c {{
   address: CASE WHEN addr IS NULL THEN null WHEN addr_withheld THEN {{withheld: true}}
            ELSE addr {{.line1, .line2, .town, .postcode, area: {team('area')}}} END,
   carers: COLLECT {{
-    MATCH (k:Carer)-[r:CARES_FOR]->(c) WHERE NOT k.id IN kc
+    MATCH (k:Carer)-[r:CARES_FOR WHERE r.until IS NULL]->(c) WHERE NOT k.id IN kc
     RETURN k {{.id, .name, .phone, .email, relationship: r.relationship,
               parental_responsibility: r.parental_responsibility}} AS carer ORDER BY carer.name
   }},
@@ -213,11 +213,11 @@ RETURN CASE WHEN is_hidden THEN {{child: {restricted('c', 'holding')}, hidden: t
   in_area: {in_area('c')},
   child: c {{.id, .given_name, .family_name, .dob, .gender, shielded: c.shielded}},
   carers: COLLECT {{
-    MATCH (k:Carer)-[r:CARES_FOR]->(c) WHERE NOT k.id IN kc
+    MATCH (k:Carer)-[r:CARES_FOR WHERE r.until IS NULL]->(c) WHERE NOT k.id IN kc
     RETURN {{id: k.id, name: k.name, relationship: r.relationship}} AS x ORDER BY x.id
   }},
   siblings: COLLECT {{
-    MATCH (c)<-[:CARES_FOR]-(k:Carer)-[:CARES_FOR]->(sib:Child)
+    MATCH (c)<-[r1:CARES_FOR WHERE r1.until IS NULL]-(k:Carer)-[r2:CARES_FOR WHERE r2.until IS NULL]->(sib:Child)
     WHERE sib <> c AND NOT k.id IN kc AND NOT {hidden('sib')}
     RETURN {{child: sib {{.id, .given_name, .family_name, .dob}}, carer: k.id}} AS x ORDER BY x.child.id, x.carer
   }},
@@ -228,8 +228,8 @@ RETURN CASE WHEN is_hidden THEN {{child: {restricted('c', 'holding')}, hidden: t
             practitioner: p {{.id, .name, .job_title, .phone, .email}},
             agency: a {{.id, .name, .kind}}}} AS x
     UNION
-    MATCH (c)<-[:CARES_FOR]-(k2:Carer)-[:CARES_FOR]->(who:Child)<-[i:INVOLVED_WITH]-(p:Practitioner)
-          -[:WORKS_FOR]->(a:Agency)
+    MATCH (c)<-[r1:CARES_FOR WHERE r1.until IS NULL]-(k2:Carer)-[r2:CARES_FOR WHERE r2.until IS NULL]->(who:Child)
+          <-[i:INVOLVED_WITH]-(p:Practitioner)-[:WORKS_FOR]->(a:Agency)
     WHERE $depth > 1 AND who <> c AND NOT k2.id IN kc AND NOT {hidden('who')}
       AND NOT p.id IN kp AND NOT a.id IN ka AND {sensitive_visible('i')}
     RETURN DISTINCT {{child: who.id, service: i.service, since: i.since, until: i.until, lead: i.lead,

@@ -34,18 +34,37 @@ def protected_address(var: str) -> str:
     )
 
 
+def household(var: str) -> str:
+    """Rule 3's household, whoever asks: the other shielded children sharing a current carer with `var`
+    (a CARES_FOR without `until`), or living at its address now.
+
+    The one definition of the household: `kin` (what a viewer's card, network and moves withhold) and
+    the alert scan's addressees (graph/alerts.py) both start from it.
+    """
+    return (
+        f"COLLECT {{ MATCH ({var})<-[hc1:CARES_FOR WHERE hc1.until IS NULL]-(:Carer)"
+        f"-[hc2:CARES_FOR WHERE hc2.until IS NULL]->(hs:Child) "
+        f"WHERE hs <> {var} AND hs.shielded = true RETURN hs "
+        f"UNION MATCH ({var})-[hl1:LIVED_AT WHERE hl1.until IS NULL]->(:Address)"
+        f"<-[hl2:LIVED_AT WHERE hl2.until IS NULL]-(hs:Child) "
+        f"WHERE hs <> {var} AND hs.shielded = true RETURN hs }}"
+    )
+
+
 def kin(var: str) -> str:
-    """The hidden shielded children of `var`'s household: sharing a carer, or living at the same address now.
+    """The members of `var`'s household (see `household`) that are hidden from this viewer.
 
     Anything linked to one of them (carer, practitioner, agency, address) is withheld from `var`'s record,
     so a sibling's card, network or moves never leads to a shielded child.
     """
+    return f"[ks IN {household(var)} WHERE {hidden('ks')}]"
+
+
+def holding_authority(var: str) -> str:
+    """The authority holding child `var`'s record: the shielding one when shielded, else the one it is held by."""
     return (
-        f"COLLECT {{ MATCH ({var})<-[:CARES_FOR]-(:Carer)-[:CARES_FOR]->(ks:Child) "
-        f"WHERE ks <> {var} AND ks.shielded = true AND {hidden('ks')} RETURN ks "
-        f"UNION MATCH ({var})-[kl1:LIVED_AT WHERE kl1.until IS NULL]->(:Address)"
-        f"<-[kl2:LIVED_AT WHERE kl2.until IS NULL]-(ks:Child) "
-        f"WHERE ks <> {var} AND ks.shielded = true AND {hidden('ks')} RETURN ks }}"
+        f"coalesce(COLLECT {{ MATCH ({var})-[:SHIELDED_BY]->(hsa:LocalAuthority) RETURN hsa }}[0], "
+        f"COLLECT {{ MATCH ({var})-[:HELD_BY]->(hha:LocalAuthority) RETURN hha }}[0])"
     )
 
 

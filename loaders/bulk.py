@@ -156,7 +156,8 @@ def _carers(c: Columns, _: dict) -> Rows:
     last = np.sort(len(carer) - 1 - first_from_end)
     return {
         "carers.csv": [carer[last], *(np.asarray(c[k], dtype=object)[last] for k in ("name", "phone", "email"))],
-        "cares_for.csv": [carer, c["child_id"], c["relationship"], c["parental_responsibility"]],
+        "cares_for.csv": [carer, c["child_id"], c["since"], c["until"], c["relationship"],
+                          c["parental_responsibility"]],
     }
 
 

@@ -34,7 +34,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "children": ("child_id",),
     "addresses": ("address_id",),
     "residences": ("child_id", "address_id", "since"),
-    "carers": ("carer_id", "child_id"),
+    "carers": ("carer_id", "child_id", "since"),
     "school_enrolments": ("child_id", "agency_id", "since"),
     "gp_registrations": ("child_id", "agency_id", "since"),
     "involvements": ("practitioner_id", "child_id", "service", "since"),

@@ -61,9 +61,12 @@ class Feeds:
     def lives(self, child_id: str, address_id: str, since: date, until: date | None = None) -> None:
         self.add("residences", child_id=child_id, address_id=address_id, since=since, until=until)
 
-    def carer(self, carer_id: str, name: str, child_id: str, phone: str = "07700 900111") -> None:
+    def carer(self, carer_id: str, name: str, child_id: str, phone: str = "07700 900111", *,
+              since: date | None = None, until: date | None = None, relationship: str = "mother") -> None:
+        """A carer of the child, by default from its birth and still caring."""
+        born = next(r["dob"] for r in self.rows["children"] if r["child_id"] == child_id)
         self.add("carers", carer_id=carer_id, name=name, phone=phone, email=None, child_id=child_id,
-                 relationship="mother", parental_responsibility=True)
+                 relationship=relationship, parental_responsibility=True, since=since or born, until=until)
 
     def school(self, child_id: str, agency_id: str, since: date, until: date | None = None) -> None:
         self.add("school_enrolments", child_id=child_id, agency_id=agency_id, since=since, until=until)
