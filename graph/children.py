@@ -368,31 +368,6 @@ SCOPE = f"""
 MATCH (c:Child {{id: $child_id}})
 RETURN {hidden('c')} AS hidden, {in_area('c')} AS in_area
 """
-# Writing _lock takes the child's write lock first, so two shielding changes to one child run one after
-# the other, each deciding on what the other committed (two concurrent shields made two SHIELDED_BY).
-HOLDING = """
-MATCH (c:Child {id: $child_id})
-SET c._lock = true
-REMOVE c._lock
-WITH c
-OPTIONAL MATCH (c)-[:SHIELDED_BY]->(sla:LocalAuthority)
-OPTIONAL MATCH (c)-[:HELD_BY]->(hla:LocalAuthority)
-RETURN c.shielded AS shielded, coalesce(sla, hla).code AS holding
-"""
-SHIELD = """
-MATCH (c:Child {id: $child_id})
-MATCH (la:LocalAuthority {code: $viewer.la_code})
-OPTIONAL MATCH (c)-[old:SHIELDED_BY]->()
-DELETE old
-WITH DISTINCT c, la
-SET c.shielded = true
-CREATE (c)-[:SHIELDED_BY {since: date(), reason: $reason, by: $viewer.user_id}]->(la)
-"""
-UNSHIELD = """
-MATCH (c:Child {id: $child_id})-[s:SHIELDED_BY]->(:LocalAuthority {code: $viewer.la_code})
-DELETE s
-SET c.shielded = false
-"""
 BREAK_GLASS_ALERT = """
 MATCH (c:Child {id: $child_id})
 OPTIONAL MATCH (c)-[:SHIELDED_BY]->(la:LocalAuthority)
@@ -418,22 +393,6 @@ def _scope(records: list[Any]) -> dict[str, bool] | None:
 def scope(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> dict[str, bool] | None:
     """As `scope_query`, run in `tx`."""
     return scope_query(viewer=viewer, child_id=child_id).run(tx)
-
-
-def holding(tx: ManagedTransaction, *, child_id: str) -> tuple[bool, str | None] | None:
-    """(shielded, holding authority code) of a child, under its write lock until the transaction ends; None if none."""
-    record = tx.run(HOLDING, child_id=child_id).single()
-    return None if record is None else (bool(record["shielded"]), record["holding"])
-
-
-def shield(tx: ManagedTransaction, *, viewer: Viewer, child_id: str, reason: str) -> None:
-    """Shield a child, held from now on by the viewer's authority (the caller checked the viewer holds it)."""
-    tx.run(SHIELD, viewer=viewer.params(), child_id=child_id, reason=reason).consume()
-
-
-def unshield(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> bool:
-    """Lift the viewer's authority's shield; returns whether there was one."""
-    return tx.run(UNSHIELD, viewer=viewer.params(), child_id=child_id).consume().counters.relationships_deleted > 0
 
 
 def alert_break_glass(tx: ManagedTransaction, *, viewer: Viewer, child_id: str, reason: str,

@@ -124,23 +124,6 @@ SET v.reason = r.reason
 RETURN collect(r.line) AS written
 """
 
-# A shielding decision: the child's visible flag, and which authority's team holds the record.
-# Rows apply in file order, so the last decision for a child wins.
-APPLY_SHIELDING = """
-UNWIND $rows AS r
-MATCH (c:Child {id: r.child_id})
-MATCH (la:LocalAuthority {code: r.la_code})
-CALL (c, r, la) {
-  OPTIONAL MATCH (c)-[old:SHIELDED_BY]->()
-  DELETE old
-  WITH c, r, la
-  SET c.shielded = r.shielded
-  WITH c, r, la WHERE r.shielded
-  CREATE (c)-[:SHIELDED_BY {since: r.decided_on, reason: r.reason}]->(la)
-}
-RETURN collect(r.line) AS written
-"""
-
 # Single-valued links (an agency's authority, a child's holding authority) replace an older one.
 # The old link is dropped by a statement of its own, before the upsert in the same transaction:
 # done inside the upsert, the read/delete conflict forces an Eager plan that halves throughput.
@@ -194,7 +177,6 @@ UPSERTS: dict[str, str] = {
     "involvements": UPSERT_INVOLVEMENTS,
     "plans": UPSERT_PLANS,
     "attendances": UPSERT_ATTENDANCES,
-    "shielding": APPLY_SHIELDING,
 }
 
 
@@ -242,6 +224,8 @@ _NOUNS = {
 
 def upsert(tx: ManagedTransaction, *, feed: str, rows: Sequence[dict[str, Any]]) -> set[int]:
     """Write one batch of validated rows of a feed; returns the lines written.
+
+    Shielding decisions are not upserts: they go through graph.shielding.apply_feed.
 
     Raises:
         KeyError: the feed has no writer.

@@ -3,6 +3,9 @@
 Every statement that returns child data is composed from these fragments in graph/children.py; nothing
 is filtered in Python. The fragments are fixed strings: the only inputs are query parameters.
 
+The checks that can only be made on what a statement returned (the area scope of a network, who may
+change a shielding decision) are the Python functions at the end, so the routes and the loader only call them.
+
 Parameters every policy-bound statement takes:
     $viewer      {user_id, role, la_code, agency_id} of the person asking (graph.viewer.Viewer.params()).
     $override    child ids the viewer may see in full for this one request (break-glass), else [].
@@ -10,7 +13,11 @@ Parameters every policy-bound statement takes:
 
 from __future__ import annotations
 
-from graph.viewer import Role
+from collections.abc import Mapping
+from datetime import date
+from typing import Literal
+
+from graph.viewer import Role, Viewer
 
 # Rule 1: a shielded child is hidden from everyone but the management team of the holding authority
 # (and, for one request, a break-glass override).
@@ -130,3 +137,51 @@ AUDIT_ROLES = frozenset({Role.AUDITOR})
 ALERT_ROLES = frozenset({Role.SAFEGUARDING_LEAD, Role.LA_ADMIN})
 ANALYTICS_ROLES = frozenset({Role.REVIEWER})
 USER_ADMIN_ROLES = frozenset({Role.LA_ADMIN})
+
+
+# -- checks on what a statement returned ---------------------------------------------------------
+
+Outcome = Literal["ok", "denied", "not_found"]
+
+
+def scope_outcome(scope: Mapping[str, bool] | None) -> Outcome:
+    """Network and moves: a hidden child is answered with its restricted shape; any other child must have a
+    current or past link to the viewer's authority (`hidden` and `in_area` as children.SCOPE returns them)."""
+    if scope is None:
+        return "not_found"
+    return "ok" if scope["hidden"] or scope["in_area"] else "denied"
+
+
+def accesses_outcome(scope: Mapping[str, bool] | None) -> Outcome:
+    """The access log: only of a child the viewer sees in full and that is linked to the viewer's authority."""
+    if scope is None:
+        return "not_found"
+    return "denied" if scope["hidden"] or not scope["in_area"] else "ok"
+
+
+def may_change_shielding(*, viewer: Viewer, shielded: bool, holding: str | None, shield: bool) -> bool:
+    """Through the API, only the management team of the authority holding the record shields it, and only
+    a shield that is there is lifted (`holding`: the shielding authority when shielded, else the holder)."""
+    return holding == viewer.la_code and (shield or shielded)
+
+
+def feed_decision_refused(*, la_code: str, shield: bool, decided_on: date, shielded: bool, holding: str | None,
+                          recorded_on: date | None) -> str | None:
+    """Why a dated shielding decision from a feed may not stand against the one recorded, or None if it may.
+
+    A shielded record is changed only by the authority shielding it, as through the API (an unshielded one
+    may be shielded by the authority the row names, which then holds it). An older decision never
+    overrides a newer one. On the same date the shield stands: a same-day shield applies, a same-day lift
+    of a shield is refused (a later decision, or the API, lifts it).
+    """
+    if shielded and holding != la_code:
+        return (f"la_code {la_code}: the record is shielded by {holding}; only that authority's management team "
+                "can change the decision")
+    if recorded_on is None or decided_on > recorded_on:
+        return None
+    if decided_on < recorded_on:
+        return f"decided_on {decided_on} is older than the decision already recorded on {recorded_on}"
+    if shielded and not shield:
+        return (f"decided_on {decided_on} is the day the record was shielded; on the same day the shield stands "
+                "(send a later decision to lift it)")
+    return None
