@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api import security
+from graph import credentials
 from api.deps import ApiSettingsDep, CurrentViewer, DriverDep, GraphSettingsDep, unauthorized
 from graph import users
 
@@ -58,18 +59,18 @@ def login(
     with driver.session(database=graph.database) as session:
         user = session.execute_read(users.get_user_for_login, username=form.username)
         if user is None:
-            security.spend_verification(form.password)
+            credentials.spend_verification(form.password)
             raise _refused()
         # Verify before the state checks so a locked or disabled account costs the same time.
-        password_ok = security.verify_password(user.password_hash, form.password)
+        password_ok = credentials.verify_password(user.password_hash, form.password)
         if user.disabled or user.locked(now) or not user.totp_secret:
             raise _refused()
-        step = security.verify_totp(user.totp_secret, otp, now, user.totp_last_step) if password_ok else None
+        step = credentials.verify_totp(user.totp_secret, otp, now, user.totp_last_step) if password_ok else None
         if step is None:
             session.execute_write(users.record_failure, user_id=user.id, attempts_allowed=settings.lockout_attempts,
                                   lock_minutes=settings.lockout_minutes, now=now)
             raise _refused()
-        fresh_hash = security.hash_password(form.password) if security.needs_rehash(user.password_hash) else None
+        fresh_hash = credentials.hash_password(form.password) if credentials.needs_rehash(user.password_hash) else None
         # Re-checked under the user's write lock: a code spent meanwhile, or a lock or disable, refuses.
         if not session.execute_write(users.record_success, user_id=user.id, totp_step=step,
                                      password_hash=fresh_hash, now=now):

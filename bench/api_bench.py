@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 from neo4j import READ_ACCESS
 
-from api.security import totp_code
+from graph.credentials import totp_code
 from graph import children, local, schema, users
 from graph.config import PROJECT_ROOT, GraphSettings
 from graph.db import connect

@@ -67,7 +67,7 @@ def stop(port: Annotated[int, typer.Option(min=1, max=65535)] = 8000) -> None:
 @api_app.command("code")
 def code(username: Annotated[str, typer.Argument(help="A demo user, e.g. practitioner.birmingham")]) -> None:
     """Print the current TOTP code of a demo user (their secrets are public: demo only)."""
-    from api.security import totp_code
+    from graph.credentials import totp_code
     from graph.users import DEMO_USERS
 
     user = next((u for u in DEMO_USERS if u.username == username), None)

@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api import security
-from graph import users
+from graph import credentials, users
 from graph.config import get_settings
 from contactpoint.common import console, database, fail
 from graph.viewer import Role
@@ -23,7 +22,7 @@ def _read_password(from_stdin: bool) -> str:
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        security.check_password_strength(password)
+        credentials.check_password_strength(password)
     except ValueError as exc:
         fail(str(exc))
     return password
@@ -44,19 +43,19 @@ def add(
     except ValueError as exc:
         fail(str(exc))
     password = _read_password(password_stdin)
-    secret = security.new_totp_secret()
+    secret = credentials.new_totp_secret()
     settings = get_settings()
     with database(settings) as driver, driver.session(database=settings.database) as session:
         try:
             user = session.execute_write(
                 users.create_user, username=username, name=name, role=role, la_code=la, agency_id=agency,
-                password_hash=security.hash_password(password), totp_secret=secret,
+                password_hash=credentials.hash_password(password), totp_secret=secret,
             )
         except (users.UserExists, ValueError) as exc:
             fail(str(exc))
     console.print(f"Created {user.username} ({user.role}, {user.la_code}). "
                   "Add this to their authenticator app now; it is not shown again:", highlight=False)
-    console.print(f"  otpauth URI: {security.provisioning_uri(secret, user.username)}", highlight=False)
+    console.print(f"  otpauth URI: {credentials.provisioning_uri(secret, user.username)}", highlight=False)
     console.print(f"  secret:      {secret}", highlight=False)
 
 

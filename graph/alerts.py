@@ -24,7 +24,7 @@ from typing import Any
 from neo4j import Driver, ManagedTransaction
 
 from graph.children import native
-from graph.policy import hidden, kin
+from graph.policy import hidden, holding_authority, household, kin
 from graph.viewer import Viewer
 from graph.workdays import due_dates
 
@@ -38,23 +38,12 @@ SCHOOL_AGES = (5, 16)
 PROTECTED_PLANS = ["cp_plan", "looked_after"]
 STATUTORY_PLANS = ["cp_plan", "looked_after", "child_in_need"]
 
-# The authorities that may hear about child `c`: the shielding authority when `c` is shielded
-# (its holding authority if the shield names none), else the shielding authorities of its household's
-# shielded members (sharing a carer, or living at its address now). Empty for an ordinary household.
-_HOLDERS = """
-CASE WHEN c.shielded THEN
-  [coalesce(COLLECT { MATCH (c)-[:SHIELDED_BY]->(s:LocalAuthority) RETURN s }[0],
-            COLLECT { MATCH (c)-[:HELD_BY]->(s:LocalAuthority) RETURN s }[0])]
-ELSE COLLECT {
-  MATCH (c)<-[:CARES_FOR]-(:Carer)-[:CARES_FOR]->(k:Child {shielded: true}) WHERE k <> c
-  RETURN coalesce(COLLECT { MATCH (k)-[:SHIELDED_BY]->(s:LocalAuthority) RETURN s }[0],
-                  COLLECT { MATCH (k)-[:HELD_BY]->(s:LocalAuthority) RETURN s }[0]) AS s
-  UNION
-  MATCH (c)-[x:LIVED_AT WHERE x.until IS NULL]->(:Address)<-[y:LIVED_AT WHERE y.until IS NULL]-(k:Child {shielded: true})
-  WHERE k <> c
-  RETURN coalesce(COLLECT { MATCH (k)-[:SHIELDED_BY]->(s:LocalAuthority) RETURN s }[0],
-                  COLLECT { MATCH (k)-[:HELD_BY]->(s:LocalAuthority) RETURN s }[0]) AS s
-} END
+# The authorities that may hear about child `c`: its holding authority (the shielding one) when `c` is
+# shielded, else the holding authorities of its household's shielded members (graph.policy.household).
+# Empty for an ordinary household.
+_HOLDERS = f"""
+CASE WHEN c.shielded THEN [{holding_authority('c')}]
+ELSE [k IN {household('c')} | {holding_authority('k')}] END
 """
 
 # Every rule yields rows (c, kind, fact, details, addressees); this tail addresses and MERGEs them.

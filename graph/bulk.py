@@ -47,7 +47,7 @@ GROUPS: tuple[Group, ...] = (
     Group("practitioners.csv", "nodes", "Practitioner", ("id:ID(Practitioner)", "name", "job_title", "phone", "email")),
     Group("children.csv", "nodes", "Child",
           ("id:ID(Child)", "given_name", "family_name", "former_names:string[]", "former_names_text", "dob:date",
-           "gender", "nhs_number", "upn", "la_child_id", "status", "shielded:boolean")),
+           "gender", "nhs_number", "upn", "la_child_id", "status", "shielded:boolean", "shield_decided_on:date")),
     Group("addresses.csv", "nodes", "Address",
           ("id:ID(Address)", "line1", "line2", "town", "postcode", "la_code", "easting:long", "northing:long")),
     Group("carers.csv", "nodes", "Carer", ("id:ID(Carer)", "name", "phone", "email")),
@@ -57,7 +57,8 @@ GROUPS: tuple[Group, ...] = (
     Group("address_in.csv", "relationships", "IN", (":START_ID(Address)", ":END_ID(LocalAuthority)")),
     Group("lived_at.csv", "relationships", "LIVED_AT", _period("Child", "Address")),
     Group("cares_for.csv", "relationships", "CARES_FOR",
-          (":START_ID(Carer)", ":END_ID(Child)", "relationship", "parental_responsibility:boolean")),
+          (":START_ID(Carer)", ":END_ID(Child)", "since:date", "until:date", "relationship",
+           "parental_responsibility:boolean")),
     Group("enrolled_at.csv", "relationships", "ENROLLED_AT", _period("Child", "Agency")),
     Group("registered_with.csv", "relationships", "REGISTERED_WITH", _period("Child", "Agency")),
     Group("involved_with.csv", "relationships", "INVOLVED_WITH",
@@ -68,7 +69,7 @@ GROUPS: tuple[Group, ...] = (
     Group("attended.csv", "relationships", "ATTENDED",
           (":START_ID(Child)", ":END_ID(Agency)", "at:localdatetime", "reason")),
     Group("shielded_by.csv", "relationships", "SHIELDED_BY",
-          (":START_ID(Child)", ":END_ID(LocalAuthority)", "since:date", "reason")),
+          (":START_ID(Child)", ":END_ID(LocalAuthority)", "since:date", "reason", "by")),
 )
 
 # With --verbose (the only way it names a bad entry) the importer announces each step ("Relationships, started

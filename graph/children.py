@@ -51,7 +51,7 @@ RETURN CASE WHEN is_hidden THEN {restricted('c', 'holding')} ELSE c {{
   address: CASE WHEN addr IS NULL THEN null WHEN addr_withheld THEN {{withheld: true}}
            ELSE addr {{.line1, .line2, .town, .postcode, area: {team('area')}}} END,
   carers: COLLECT {{
-    MATCH (k:Carer)-[r:CARES_FOR]->(c) WHERE NOT k.id IN kc
+    MATCH (k:Carer)-[r:CARES_FOR WHERE r.until IS NULL]->(c) WHERE NOT k.id IN kc
     RETURN k {{.id, .name, .phone, .email, relationship: r.relationship,
               parental_responsibility: r.parental_responsibility}} AS carer ORDER BY carer.name
   }},
@@ -213,11 +213,11 @@ RETURN CASE WHEN is_hidden THEN {{child: {restricted('c', 'holding')}, hidden: t
   in_area: {in_area('c')},
   child: c {{.id, .given_name, .family_name, .dob, .gender, shielded: c.shielded}},
   carers: COLLECT {{
-    MATCH (k:Carer)-[r:CARES_FOR]->(c) WHERE NOT k.id IN kc
+    MATCH (k:Carer)-[r:CARES_FOR WHERE r.until IS NULL]->(c) WHERE NOT k.id IN kc
     RETURN {{id: k.id, name: k.name, relationship: r.relationship}} AS x ORDER BY x.id
   }},
   siblings: COLLECT {{
-    MATCH (c)<-[:CARES_FOR]-(k:Carer)-[:CARES_FOR]->(sib:Child)
+    MATCH (c)<-[r1:CARES_FOR WHERE r1.until IS NULL]-(k:Carer)-[r2:CARES_FOR WHERE r2.until IS NULL]->(sib:Child)
     WHERE sib <> c AND NOT k.id IN kc AND NOT {hidden('sib')}
     RETURN {{child: sib {{.id, .given_name, .family_name, .dob}}, carer: k.id}} AS x ORDER BY x.child.id, x.carer
   }},
@@ -228,8 +228,8 @@ RETURN CASE WHEN is_hidden THEN {{child: {restricted('c', 'holding')}, hidden: t
             practitioner: p {{.id, .name, .job_title, .phone, .email}},
             agency: a {{.id, .name, .kind}}}} AS x
     UNION
-    MATCH (c)<-[:CARES_FOR]-(k2:Carer)-[:CARES_FOR]->(who:Child)<-[i:INVOLVED_WITH]-(p:Practitioner)
-          -[:WORKS_FOR]->(a:Agency)
+    MATCH (c)<-[r1:CARES_FOR WHERE r1.until IS NULL]-(k2:Carer)-[r2:CARES_FOR WHERE r2.until IS NULL]->(who:Child)
+          <-[i:INVOLVED_WITH]-(p:Practitioner)-[:WORKS_FOR]->(a:Agency)
     WHERE $depth > 1 AND who <> c AND NOT k2.id IN kc AND NOT {hidden('who')}
       AND NOT p.id IN kp AND NOT a.id IN ka AND {sensitive_visible('i')}
     RETURN DISTINCT {{child: who.id, service: i.service, since: i.since, until: i.until, lead: i.lead,
@@ -368,31 +368,6 @@ SCOPE = f"""
 MATCH (c:Child {{id: $child_id}})
 RETURN {hidden('c')} AS hidden, {in_area('c')} AS in_area
 """
-# Writing _lock takes the child's write lock first, so two shielding changes to one child run one after
-# the other, each deciding on what the other committed (two concurrent shields made two SHIELDED_BY).
-HOLDING = """
-MATCH (c:Child {id: $child_id})
-SET c._lock = true
-REMOVE c._lock
-WITH c
-OPTIONAL MATCH (c)-[:SHIELDED_BY]->(sla:LocalAuthority)
-OPTIONAL MATCH (c)-[:HELD_BY]->(hla:LocalAuthority)
-RETURN c.shielded AS shielded, coalesce(sla, hla).code AS holding
-"""
-SHIELD = """
-MATCH (c:Child {id: $child_id})
-MATCH (la:LocalAuthority {code: $viewer.la_code})
-OPTIONAL MATCH (c)-[old:SHIELDED_BY]->()
-DELETE old
-WITH DISTINCT c, la
-SET c.shielded = true
-CREATE (c)-[:SHIELDED_BY {since: date(), reason: $reason, by: $viewer.user_id}]->(la)
-"""
-UNSHIELD = """
-MATCH (c:Child {id: $child_id})-[s:SHIELDED_BY]->(:LocalAuthority {code: $viewer.la_code})
-DELETE s
-SET c.shielded = false
-"""
 BREAK_GLASS_ALERT = """
 MATCH (c:Child {id: $child_id})
 OPTIONAL MATCH (c)-[:SHIELDED_BY]->(la:LocalAuthority)
@@ -418,22 +393,6 @@ def _scope(records: list[Any]) -> dict[str, bool] | None:
 def scope(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> dict[str, bool] | None:
     """As `scope_query`, run in `tx`."""
     return scope_query(viewer=viewer, child_id=child_id).run(tx)
-
-
-def holding(tx: ManagedTransaction, *, child_id: str) -> tuple[bool, str | None] | None:
-    """(shielded, holding authority code) of a child, under its write lock until the transaction ends; None if none."""
-    record = tx.run(HOLDING, child_id=child_id).single()
-    return None if record is None else (bool(record["shielded"]), record["holding"])
-
-
-def shield(tx: ManagedTransaction, *, viewer: Viewer, child_id: str, reason: str) -> None:
-    """Shield a child, held from now on by the viewer's authority (the caller checked the viewer holds it)."""
-    tx.run(SHIELD, viewer=viewer.params(), child_id=child_id, reason=reason).consume()
-
-
-def unshield(tx: ManagedTransaction, *, viewer: Viewer, child_id: str) -> bool:
-    """Lift the viewer's authority's shield; returns whether there was one."""
-    return tx.run(UNSHIELD, viewer=viewer.params(), child_id=child_id).consume().counters.relationships_deleted > 0
 
 
 def alert_break_glass(tx: ManagedTransaction, *, viewer: Viewer, child_id: str, reason: str,

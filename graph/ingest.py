@@ -68,13 +68,14 @@ SET l.until = r.until
 RETURN collect(r.line) AS written
 """
 
+# A carer's period of care is keyed on its start, like every other period.
 UPSERT_CARERS = """
 UNWIND $rows AS r
 MATCH (c:Child {id: r.child_id})
 MERGE (k:Carer {id: r.carer_id})
 SET k.name = r.name, k.phone = r.phone, k.email = r.email
-MERGE (k)-[x:CARES_FOR]->(c)
-SET x.relationship = r.relationship, x.parental_responsibility = r.parental_responsibility
+MERGE (k)-[x:CARES_FOR {since: r.since}]->(c)
+SET x.until = r.until, x.relationship = r.relationship, x.parental_responsibility = r.parental_responsibility
 RETURN collect(r.line) AS written
 """
 
@@ -123,23 +124,6 @@ SET v.reason = r.reason
 RETURN collect(r.line) AS written
 """
 
-# A shielding decision: the child's visible flag, and which authority's team holds the record.
-# Rows apply in file order, so the last decision for a child wins.
-APPLY_SHIELDING = """
-UNWIND $rows AS r
-MATCH (c:Child {id: r.child_id})
-MATCH (la:LocalAuthority {code: r.la_code})
-CALL (c, r, la) {
-  OPTIONAL MATCH (c)-[old:SHIELDED_BY]->()
-  DELETE old
-  WITH c, r, la
-  SET c.shielded = r.shielded
-  WITH c, r, la WHERE r.shielded
-  CREATE (c)-[:SHIELDED_BY {since: r.decided_on, reason: r.reason}]->(la)
-}
-RETURN collect(r.line) AS written
-"""
-
 # Single-valued links (an agency's authority, a child's holding authority) replace an older one.
 # The old link is dropped by a statement of its own, before the upsert in the same transaction:
 # done inside the upsert, the read/delete conflict forces an Eager plan that halves throughput.
@@ -163,11 +147,21 @@ UNWIND $rows AS r
 MATCH (:Address {id: r.address_id})-[old:IN]->(la:LocalAuthority) WHERE la.code <> r.la_code
 DELETE old
 """
-UNLINKS: dict[str, str] = {
+# A carer link loaded before carers had periods (no `since`) is current until a dated row for the same
+# carer and child arrives: the first such row dates it, so the upsert updates it rather than adding one.
+DATE_UNDATED_CARERS = """
+UNWIND $rows AS r
+MATCH (:Carer {id: r.carer_id})-[x:CARES_FOR WHERE x.since IS NULL]->(:Child {id: r.child_id})
+WITH x, head(collect(r.since)) AS since
+SET x.since = since
+"""
+# Statements run before a feed's upsert, in the same transaction.
+BEFORE_UPSERT: dict[str, str] = {
     "agencies": UNLINK_AGENCY_AUTHORITY,
     "practitioners": UNLINK_PRACTITIONER_AGENCY,
     "children": UNLINK_CHILD_AUTHORITY,
     "addresses": UNLINK_ADDRESS_AUTHORITY,
+    "carers": DATE_UNDATED_CARERS,
 }
 
 UPSERTS: dict[str, str] = {
@@ -183,7 +177,6 @@ UPSERTS: dict[str, str] = {
     "involvements": UPSERT_INVOLVEMENTS,
     "plans": UPSERT_PLANS,
     "attendances": UPSERT_ATTENDANCES,
-    "shielding": APPLY_SHIELDING,
 }
 
 
@@ -232,11 +225,13 @@ _NOUNS = {
 def upsert(tx: ManagedTransaction, *, feed: str, rows: Sequence[dict[str, Any]]) -> set[int]:
     """Write one batch of validated rows of a feed; returns the lines written.
 
+    Shielding decisions are not upserts: they go through graph.shielding.apply_feed.
+
     Raises:
         KeyError: the feed has no writer.
     """
-    if feed in UNLINKS:
-        tx.run(UNLINKS[feed], rows=rows).consume()
+    if feed in BEFORE_UPSERT:
+        tx.run(BEFORE_UPSERT[feed], rows=rows).consume()
     record = tx.run(UPSERTS[feed], rows=rows).single()
     return set(record["written"]) if record else set()
 

@@ -3,6 +3,9 @@
 Every statement that returns child data is composed from these fragments in graph/children.py; nothing
 is filtered in Python. The fragments are fixed strings: the only inputs are query parameters.
 
+The checks that can only be made on what a statement returned (the area scope of a network, who may
+change a shielding decision) are the Python functions at the end, so the routes and the loader only call them.
+
 Parameters every policy-bound statement takes:
     $viewer      {user_id, role, la_code, agency_id} of the person asking (graph.viewer.Viewer.params()).
     $override    child ids the viewer may see in full for this one request (break-glass), else [].
@@ -10,7 +13,11 @@ Parameters every policy-bound statement takes:
 
 from __future__ import annotations
 
-from graph.viewer import Role
+from collections.abc import Mapping
+from datetime import date
+from typing import Literal
+
+from graph.viewer import Role, Viewer
 
 # Rule 1: a shielded child is hidden from everyone but the management team of the holding authority
 # (and, for one request, a break-glass override).
@@ -34,18 +41,37 @@ def protected_address(var: str) -> str:
     )
 
 
+def household(var: str) -> str:
+    """Rule 3's household, whoever asks: the other shielded children sharing a current carer with `var`
+    (a CARES_FOR without `until`), or living at its address now.
+
+    The one definition of the household: `kin` (what a viewer's card, network and moves withhold) and
+    the alert scan's addressees (graph/alerts.py) both start from it.
+    """
+    return (
+        f"COLLECT {{ MATCH ({var})<-[hc1:CARES_FOR WHERE hc1.until IS NULL]-(:Carer)"
+        f"-[hc2:CARES_FOR WHERE hc2.until IS NULL]->(hs:Child) "
+        f"WHERE hs <> {var} AND hs.shielded = true RETURN hs "
+        f"UNION MATCH ({var})-[hl1:LIVED_AT WHERE hl1.until IS NULL]->(:Address)"
+        f"<-[hl2:LIVED_AT WHERE hl2.until IS NULL]-(hs:Child) "
+        f"WHERE hs <> {var} AND hs.shielded = true RETURN hs }}"
+    )
+
+
 def kin(var: str) -> str:
-    """The hidden shielded children of `var`'s household: sharing a carer, or living at the same address now.
+    """The members of `var`'s household (see `household`) that are hidden from this viewer.
 
     Anything linked to one of them (carer, practitioner, agency, address) is withheld from `var`'s record,
     so a sibling's card, network or moves never leads to a shielded child.
     """
+    return f"[ks IN {household(var)} WHERE {hidden('ks')}]"
+
+
+def holding_authority(var: str) -> str:
+    """The authority holding child `var`'s record: the shielding one when shielded, else the one it is held by."""
     return (
-        f"COLLECT {{ MATCH ({var})<-[:CARES_FOR]-(:Carer)-[:CARES_FOR]->(ks:Child) "
-        f"WHERE ks <> {var} AND ks.shielded = true AND {hidden('ks')} RETURN ks "
-        f"UNION MATCH ({var})-[kl1:LIVED_AT WHERE kl1.until IS NULL]->(:Address)"
-        f"<-[kl2:LIVED_AT WHERE kl2.until IS NULL]-(ks:Child) "
-        f"WHERE ks <> {var} AND ks.shielded = true AND {hidden('ks')} RETURN ks }}"
+        f"coalesce(COLLECT {{ MATCH ({var})-[:SHIELDED_BY]->(hsa:LocalAuthority) RETURN hsa }}[0], "
+        f"COLLECT {{ MATCH ({var})-[:HELD_BY]->(hha:LocalAuthority) RETURN hha }}[0])"
     )
 
 
@@ -111,3 +137,51 @@ AUDIT_ROLES = frozenset({Role.AUDITOR})
 ALERT_ROLES = frozenset({Role.SAFEGUARDING_LEAD, Role.LA_ADMIN})
 ANALYTICS_ROLES = frozenset({Role.REVIEWER})
 USER_ADMIN_ROLES = frozenset({Role.LA_ADMIN})
+
+
+# -- checks on what a statement returned ---------------------------------------------------------
+
+Outcome = Literal["ok", "denied", "not_found"]
+
+
+def scope_outcome(scope: Mapping[str, bool] | None) -> Outcome:
+    """Network and moves: a hidden child is answered with its restricted shape; any other child must have a
+    current or past link to the viewer's authority (`hidden` and `in_area` as children.SCOPE returns them)."""
+    if scope is None:
+        return "not_found"
+    return "ok" if scope["hidden"] or scope["in_area"] else "denied"
+
+
+def accesses_outcome(scope: Mapping[str, bool] | None) -> Outcome:
+    """The access log: only of a child the viewer sees in full and that is linked to the viewer's authority."""
+    if scope is None:
+        return "not_found"
+    return "denied" if scope["hidden"] or not scope["in_area"] else "ok"
+
+
+def may_change_shielding(*, viewer: Viewer, shielded: bool, holding: str | None, shield: bool) -> bool:
+    """Through the API, only the management team of the authority holding the record shields it, and only
+    a shield that is there is lifted (`holding`: the shielding authority when shielded, else the holder)."""
+    return holding == viewer.la_code and (shield or shielded)
+
+
+def feed_decision_refused(*, la_code: str, shield: bool, decided_on: date, shielded: bool, holding: str | None,
+                          recorded_on: date | None) -> str | None:
+    """Why a dated shielding decision from a feed may not stand against the one recorded, or None if it may.
+
+    A shielded record is changed only by the authority shielding it, as through the API (an unshielded one
+    may be shielded by the authority the row names, which then holds it). An older decision never
+    overrides a newer one. On the same date the shield stands: a same-day shield applies, a same-day lift
+    of a shield is refused (a later decision, or the API, lifts it).
+    """
+    if shielded and holding != la_code:
+        return (f"la_code {la_code}: the record is shielded by {holding}; only that authority's management team "
+                "can change the decision")
+    if recorded_on is None or decided_on > recorded_on:
+        return None
+    if decided_on < recorded_on:
+        return f"decided_on {decided_on} is older than the decision already recorded on {recorded_on}"
+    if shielded and not shield:
+        return (f"decided_on {decided_on} is the day the record was shielded; on the same day the shield stands "
+                "(send a later decision to lift it)")
+    return None

@@ -58,6 +58,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     4: (
         "CREATE INDEX audit_event_user_at IF NOT EXISTS FOR (n:AuditEvent) ON (n.user_id, n.at)",
     ),
+    # Shielding decisions are dated on the child (graph/shielding.py), so a feed's older decision never
+    # overrides a newer one: a shield made before then is dated by its SHIELDED_BY.
+    5: (
+        "MATCH (c:Child)-[s:SHIELDED_BY]->() WHERE c.shield_decided_on IS NULL "
+        "WITH c, max(s.since) AS since SET c.shield_decided_on = since",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

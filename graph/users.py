@@ -182,7 +182,7 @@ def create_user(
     """Create an enabled user with a hashed password and a TOTP secret.
 
     Args:
-        password_hash: an argon2 hash (api.security.hash_password), never the password.
+        password_hash: an argon2 hash (graph.credentials.hash_password), never the password.
         totp_secret: the base32 secret shared with the user's authenticator.
 
     Raises:

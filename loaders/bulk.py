@@ -1,8 +1,8 @@
 """Synthetic England straight into Neo4j bulk-import files (graph.bulk.GROUPS), region by region.
 
 Each feed the generator builds is turned into the nodes and relationships graph/ingest.py would write for
-it, without the feed files in between: the same keys, properties and types, the last shielding decision of
-a child winning, a carer's details from their last row. tests/test_bulk.py proves the imported graph equal
+it, without the feed files in between: the same keys, properties and types, the newest shielding decision of
+a child standing, a carer's details from their last row. tests/test_bulk.py proves the imported graph equal
 to the one the online loader makes from the same England written as feeds (``generate --by-region``).
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from graph.bulk import GROUPS
+from graph.shielding import FEED_USER
 from loaders.csvout import CsvFiles, csv_lines
 from loaders.feeds import FEEDS
 from loaders.generate import DEFAULT_AS_OF, GENERATOR_VERSION, TEXT, Columns, Progress, england
@@ -97,19 +98,25 @@ def _append(files: CsvFiles, file: str, cells: list[np.ndarray]) -> int:
 
 
 def _last_decisions(columns: Columns) -> dict:
-    """Apply shielding decisions in file order, as the online loader does: the last one per child wins.
+    """The decision that stands for each child, as the online loader applies them: the newest (an older one
+    never overrides it). The generator sends one authority's decisions per child, so none is refused.
 
-    Returns the children shielded in the end, and their SHIELDED_BY rows (since the decision, its reason).
+    Returns the children shielded in the end, their SHIELDED_BY rows (since the decision, its reason, the
+    feed as its maker), and each decided child's `shield_decided_on`.
     """
     child = np.asarray(columns["child_id"], dtype=object)
-    _, first_from_end = np.unique(child.astype(str)[::-1], return_index=True)
-    last = np.sort(len(child) - 1 - first_from_end)
+    decided = np.asarray(columns["decided_on"], dtype=object)
+    keys = child.astype(str)
+    order = np.lexsort((decided.astype(str), keys))  # ISO dates sort as they fall
+    newest = np.append(keys[order][1:] != keys[order][:-1], True) if len(order) else np.zeros(0, dtype=bool)
+    last = np.sort(order[newest])
     final = last[np.asarray(columns["shielded"], dtype=object)[last] == "true"]
     reason = quote(np.asarray(columns["reason"], dtype=object)[final])
     return {
         "shielded": np.asarray(child[final], dtype=object),
-        "rows": [child[final], np.asarray(columns["la_code"], dtype=object)[final],
-                 np.asarray(columns["decided_on"], dtype=object)[final], reason],
+        "decided_on": dict(zip(child[last].tolist(), decided[last].tolist())),
+        "rows": [child[final], np.asarray(columns["la_code"], dtype=object)[final], decided[final], reason,
+                 np.full(len(final), FEED_USER, dtype=object)],
     }
 
 
@@ -132,13 +139,15 @@ def _children(c: Columns, shielding: dict) -> Rows:
     # A set, not np.isin: on object arrays np.isin compares every child with every shielded one.
     final = set(shielding["shielded"].tolist())
     shielded = np.array(["true" if k in final else "false" for k in child.tolist()], dtype=object)
+    decided = shielding["decided_on"]
+    decided_on = np.array([decided.get(k, "") for k in child.tolist()], dtype=object)
     # Online, the text of former names is the names joined by spaces; with none, neither property is set.
     # Swapping the separator inside an already quoted cell leaves it quoted correctly.
     former = np.asarray(c["former_names"], dtype=object)
     text = np.char.replace(former.astype(str), ";", " ").astype(object) if len(former) else former
     return {
         "children.csv": [child, c["given_name"], c["family_name"], former, text, c["dob"], c["gender"],
-                         c["nhs_number"], c["upn"], c["la_child_id"], c["status"], shielded],
+                         c["nhs_number"], c["upn"], c["la_child_id"], c["status"], shielded, decided_on],
         "held_by.csv": [child, c["la_code"]],
     }
 
@@ -156,7 +165,8 @@ def _carers(c: Columns, _: dict) -> Rows:
     last = np.sort(len(carer) - 1 - first_from_end)
     return {
         "carers.csv": [carer[last], *(np.asarray(c[k], dtype=object)[last] for k in ("name", "phone", "email"))],
-        "cares_for.csv": [carer, c["child_id"], c["relationship"], c["parental_responsibility"]],
+        "cares_for.csv": [carer, c["child_id"], c["since"], c["until"], c["relationship"],
+                          c["parental_responsibility"]],
     }
 
 

@@ -173,7 +173,7 @@ class ResidenceRow(_Period):
     address_id: Id
 
 
-class CarerRow(Feed):
+class CarerRow(_Period):
     carer_id: Id
     name: Text
     phone: OptPhone = None

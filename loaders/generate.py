@@ -23,7 +23,7 @@ from loaders.synth.fmt import ids as serial_ids
 
 # Fixed, so a seed gives the same files whatever today's date is.
 DEFAULT_AS_OF = date(2026, 10, 31)
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"  # 1.1: carers have periods (since, until)
 MANIFEST = "manifest.json"
 
 Progress = Callable[[str, int, int], None]
@@ -272,7 +272,8 @@ def _build(
         "addresses": lambda: {k: v[used] for k, v in book.columns(address_id).items()},
         "residences": lambda: {"child_id": child_id[res.child], "address_id": address_id[res.address],
                                "since": dates(res.since), "until": dates(res.until)},
-        "carers": lambda: {**carers, "child_id": child_id[carers["child_id"]]},
+        "carers": lambda: {**carers, "child_id": child_id[carers["child_id"]], "since": dates(carers["since"]),
+                           "until": dates(carers["until"])},
         "school_enrolments": lambda: _spells(school, child_id, agency_id, dates),
         "gp_registrations": lambda: _spells(gp, child_id, agency_id, dates),
         "involvements": lambda: {
@@ -344,7 +345,10 @@ def _carers(pop: people.Population, placed: casework.Placements, first: int,
     """Household carers for every child, plus foster carers for children in foster care; and how many
     carers there are (numbered on from ``first``).
 
-    ``child_id`` holds child indices here; they become ids when the feed is written.
+    Household carers care from the child's birth; a looked-after child placed away from home leaves them on
+    the day of the placement (as it leaves their home), and its foster carers care from that day on.
+    ``child_id`` holds child indices and ``since``/``until`` day numbers here; they become ids and dates
+    when the feed is written.
     """
     home = people.household_carers(pop, rng)
     foster = placed.foster
@@ -357,6 +361,10 @@ def _carers(pop: people.Population, placed: casework.Placements, first: int,
     carer_id = serial_ids("K", len(given), 8, start=first + 1)
     carer = np.concatenate([home.carer, fc.carer])
     child = np.concatenate([home.child, fc.child])
+    placed_on = np.full(pop.children, OPEN, dtype=np.int64)
+    placed_on[placed.child] = placed.since
+    since = np.concatenate([pop.dob[home.child], placed_on[fc.child]])
+    until = np.concatenate([placed_on[home.child], np.full(len(fc.child), OPEN, dtype=np.int64)])
     order = np.lexsort((carer, child))
     carer, child = carer[order], child[order]
     return {
@@ -367,6 +375,8 @@ def _carers(pop: people.Population, placed: casework.Placements, first: int,
         "child_id": child,
         "relationship": np.concatenate([home.relationship, fc.relationship])[order],
         "parental_responsibility": bools(np.concatenate([home.responsible, fc.responsible])[order]),
+        "since": since[order],
+        "until": until[order],
     }, len(given)
 
 

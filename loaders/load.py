@@ -8,6 +8,7 @@ import queue
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from neo4j import Driver
 from pydantic import ValidationError
 
-from graph import ingest
+from graph import ingest, shielding
 from loaders.feeds import FEEDS, FeedSpec
 
 # One CSV field may be at most this long; longer ones are rejected, not loaded.
@@ -34,7 +35,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "children": ("child_id",),
     "addresses": ("address_id",),
     "residences": ("child_id", "address_id", "since"),
-    "carers": ("carer_id", "child_id"),
+    "carers": ("carer_id", "child_id", "since"),
     "school_enrolments": ("child_id", "agency_id", "since"),
     "gp_registrations": ("child_id", "agency_id", "since"),
     "involvements": ("practitioner_id", "child_id", "service", "since"),
@@ -215,12 +216,19 @@ _OnRejects = Callable[[dict[int, str], dict[int, list[str]]], None]
 class _Writer(threading.Thread):
     """Writes batches in the background so parsing and Neo4j work overlap."""
 
-    def __init__(self, driver: Driver, database: str, feed: str, on_rejects: _OnRejects):
+    def __init__(self, driver: Driver, database: str, feed: str, file: str, on_rejects: _OnRejects):
         super().__init__(daemon=True, name=f"writer-{feed}")
-        self.driver, self.database, self.feed, self.on_rejects = driver, database, feed, on_rejects
+        self.driver, self.database, self.feed, self.file, self.on_rejects = driver, database, feed, file, on_rejects
         self.batches: queue.Queue[_Batch | None] = queue.Queue(maxsize=4)
         self.written = 0
         self.failure: BaseException | None = None
+        self.request_id = str(uuid.uuid4())  # the audit events of this file's shielding decisions share it
+
+    def _write(self, session: Any, batch: list[dict[str, Any]]) -> tuple[set[int], dict[int, str]]:
+        """The lines written, and those refused with a reason (shielding decisions that may not stand)."""
+        if self.feed == "shielding":  # each decision as the API makes it: locked, checked, audited
+            return session.execute_write(shielding.apply_feed, rows=batch, file=self.file, request_id=self.request_id)
+        return session.execute_write(ingest.upsert, feed=self.feed, rows=batch), {}
 
     def run(self) -> None:
         with self.driver.session(database=self.database) as session:
@@ -229,11 +237,12 @@ class _Writer(threading.Thread):
                     continue
                 batch, raws = item
                 try:
-                    written = session.execute_write(ingest.upsert, feed=self.feed, rows=batch)
+                    written, reasons = self._write(session, batch)
                     self.written += len(written)
-                    unwritten = [row for row in batch if row["line"] not in written]
+                    unwritten = [row for row in batch if row["line"] not in written and row["line"] not in reasons]
                     if unwritten:
-                        reasons = session.execute_read(ingest.explain_unwritten, feed=self.feed, rows=unwritten)
+                        reasons |= session.execute_read(ingest.explain_unwritten, feed=self.feed, rows=unwritten)
+                    if reasons:
                         self.on_rejects(reasons, raws)
                 except BaseException as exc:  # surfaced to the caller after the queue drains
                     self.failure = exc
@@ -264,7 +273,7 @@ def load_feed(
         for line, reason in sorted(reasons.items()):
             reject(line, reason, raws[line])
 
-    writer = _Writer(driver, database, spec.name, on_rejects)
+    writer = _Writer(driver, database, spec.name, path.name, on_rejects)
     writer.start()
     batch: list[dict[str, Any]] = []
     raws: dict[int, list[str]] = {}

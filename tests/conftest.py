@@ -96,7 +96,7 @@ def demo_tokens(api_client, driver: Driver, neo4j_settings: GraphSettings) -> di
     """A bearer header per demo user, signed in once per session (a TOTP code works once)."""
     from datetime import datetime, timezone
 
-    from api.security import totp_code
+    from graph.credentials import totp_code
     from graph import users
 
     schema.apply(driver, database=neo4j_settings.database)

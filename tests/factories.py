@@ -8,7 +8,7 @@ from typing import Any
 
 from neo4j import Driver
 
-from graph import ingest
+from graph import ingest, shielding
 
 BIRMINGHAM, LEEDS, MANCHESTER, SHEFFIELD = "E08000025", "E08000035", "E08000003", "E08000019"
 AUTHORITIES = {
@@ -61,9 +61,12 @@ class Feeds:
     def lives(self, child_id: str, address_id: str, since: date, until: date | None = None) -> None:
         self.add("residences", child_id=child_id, address_id=address_id, since=since, until=until)
 
-    def carer(self, carer_id: str, name: str, child_id: str, phone: str = "07700 900111") -> None:
+    def carer(self, carer_id: str, name: str, child_id: str, phone: str = "07700 900111", *,
+              since: date | None = None, until: date | None = None, relationship: str = "mother") -> None:
+        """A carer of the child, by default from its birth and still caring."""
+        born = next(r["dob"] for r in self.rows["children"] if r["child_id"] == child_id)
         self.add("carers", carer_id=carer_id, name=name, phone=phone, email=None, child_id=child_id,
-                 relationship="mother", parental_responsibility=True)
+                 relationship=relationship, parental_responsibility=True, since=since or born, until=until)
 
     def school(self, child_id: str, agency_id: str, since: date, until: date | None = None) -> None:
         self.add("school_enrolments", child_id=child_id, agency_id=agency_id, since=since, until=until)
@@ -82,15 +85,19 @@ class Feeds:
     def attend(self, child_id: str, agency_id: str, at: datetime, reason: str = "injury") -> None:
         self.add("attendances", child_id=child_id, agency_id=agency_id, at=at, reason=reason)
 
-    def shield(self, child_id: str, la_code: str, on: date) -> None:
-        self.add("shielding", child_id=child_id, shielded=True, la_code=la_code, decided_on=on,
+    def shield(self, child_id: str, la_code: str, on: date, *, shielded: bool = True) -> None:
+        self.add("shielding", child_id=child_id, shielded=shielded, la_code=la_code, decided_on=on,
                  reason="risk of harm")
 
     def write(self, driver: Driver, database: str) -> None:
-        """Upsert every row through graph.ingest; a row that is not written fails loudly."""
+        """Write every row as the loader does (graph.ingest, then graph.shielding); a row not written fails loudly."""
         with driver.session(database=database) as session:
             for feed in ingest.UPSERTS:
                 rows = self.rows.get(feed)
                 if rows:
                     written = session.execute_write(ingest.upsert, feed=feed, rows=rows)
                     assert written == {r["line"] for r in rows}, f"{feed}: not every row was written"
+            if self.rows.get("shielding"):
+                written, refused = session.execute_write(shielding.apply_feed, rows=self.rows["shielding"],
+                                                         file="shielding.csv", request_id="factories")
+                assert not refused and written == {r["line"] for r in self.rows["shielding"]}, refused

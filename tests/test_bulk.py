@@ -116,7 +116,7 @@ def test_the_api_and_the_cli_work_on_the_imported_store(imported) -> None:
 
     from api.app import create_app
     from api.config import ApiSettings
-    from api.security import totp_code
+    from graph.credentials import totp_code
     from graph import users
 
     settings, _ = imported

@@ -12,12 +12,10 @@ import pytest
 from pydantic import SecretStr
 
 from api.config import ApiSettings
-from api.security import (
-    InvalidToken,
+from api.security import InvalidToken, decode_token, issue_token
+from graph.credentials import (
     check_password_strength,
-    decode_token,
     hash_password,
-    issue_token,
     needs_rehash,
     new_totp_secret,
     provisioning_uri,

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from api import auth
 from api.config import ApiSettings
 from api.deps import CurrentViewer, require_roles
-from api.security import hash_password, totp_code, totp_step, verify_password
+from graph.credentials import hash_password, totp_code, totp_step, verify_password
 from contactpoint.users_cli import users_app
 from graph import users
 from graph.config import GraphSettings, get_settings

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from api.security import hash_password
+from graph.credentials import hash_password
 from graph import users
 from graph.config import GraphSettings
 from tests.conftest import restore_demo_users

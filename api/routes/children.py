@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from api import links
 from api.deps import AsyncDriverDep, DriverDep, GraphSettingsDep, require_roles, require_roles_audited
-from graph import audit, children
+from graph import audit, children, policy, shielding
 from graph.policy import ACCESS_LOG_ROLES, CARD_ROLES, NETWORK_ROLES, OVERRIDE_ROLES, SEARCH_ROLES, SHIELD_ROLES
 from graph.viewer import Viewer
 
@@ -108,14 +108,8 @@ async def card(request: Request, child_id: ChildId, driver: AsyncDriverDep, grap
     return data
 
 
-def _scoped(data: dict[str, Any] | None) -> str:
-    if data is None:
-        return "not_found"
-    return "ok" if data["hidden"] or data["in_area"] else "denied"
-
-
 def _deny_or_return(data: dict[str, Any] | None) -> dict[str, Any]:
-    outcome = _scoped(data)
+    outcome = policy.scope_outcome(data)
     if outcome == "not_found":
         raise HTTPException(404, "No child with that directory ID.")
     if outcome == "denied":
@@ -133,8 +127,8 @@ async def network(request: Request, child_id: ChildId, driver: AsyncDriverDep, g
         **_trace(request),
         read=children.network_query(viewer=viewer, child_id=child_id, depth=depth).run_async,
         children_of=lambda found: [n["id"].split(":", 1)[1] for n in found["nodes"] if n["kind"] == "child"]
-        if found and _scoped(found) == "ok" else ([child_id] if found else []),
-        outcome_of=_scoped,
+        if found and policy.scope_outcome(found) == "ok" else ([child_id] if found else []),
+        outcome_of=policy.scope_outcome,
     )
     return _deny_or_return(data)
 
@@ -148,7 +142,7 @@ async def moves(request: Request, child_id: ChildId, driver: AsyncDriverDep, gra
         **_trace(request),
         read=children.moves_query(viewer=viewer, child_id=child_id).run_async,
         children_of=lambda found: [child_id] if found else [],
-        outcome_of=_scoped,
+        outcome_of=policy.scope_outcome,
     )
     return _deny_or_return(data)
 
@@ -159,7 +153,7 @@ async def accesses(request: Request, child_id: ChildId, driver: AsyncDriverDep, 
                    ) -> dict[str, Any]:
     async def read(session: Any) -> dict[str, Any] | None:
         state = await children.scope_query(viewer=viewer, child_id=child_id).run_async(session)
-        if state is None or state["hidden"] or not state["in_area"]:
+        if policy.accesses_outcome(state) != "ok":
             return state and {**state, "accesses": []}
         found = await audit.last_accesses_query(child_id=child_id).run_async(session)
         return {**state, "accesses": [a.__dict__ for a in found]}
@@ -168,15 +162,14 @@ async def accesses(request: Request, child_id: ChildId, driver: AsyncDriverDep, 
         driver, database=graph.database, viewer=viewer, action="accesses", purpose=purpose,
         **_trace(request), read=read,
         children_of=lambda found: [child_id] if found else [],
-        outcome_of=lambda found: "not_found" if found is None else
-        ("denied" if found["hidden"] or not found["in_area"] else "ok"),
+        outcome_of=policy.accesses_outcome,
     )
-    if data is None:
+    outcome = policy.accesses_outcome(data)
+    if outcome == "not_found":
         raise HTTPException(404, "No child with that directory ID.")
-    if data["hidden"]:
-        raise HTTPException(403, "This record is shielded; contact the holding authority's team.")
-    if not data["in_area"]:
-        raise HTTPException(403, "This child has no current or past link to your authority.")
+    if outcome == "denied":
+        raise HTTPException(403, "This record is shielded; contact the holding authority's team." if data["hidden"]
+                            else "This child has no current or past link to your authority.")
     return {"child_id": child_id, "accesses": data["accesses"]}
 
 
@@ -217,19 +210,10 @@ def _change_shield(request: Request, child_id: str, body: Reason, driver: Any, d
                    viewer: Viewer, *, on: bool) -> dict[str, Any]:
     """Shield or unshield in one write transaction with its audit event; only the holding authority's team."""
     def work(tx: Any) -> str:
-        state = children.holding(tx, child_id=child_id)
-        if state is None:
-            outcome = "not_found"
-        elif state[1] != viewer.la_code or (not on and not state[0]):
-            outcome = "denied"
-        else:
-            if on:
-                children.shield(tx, viewer=viewer, child_id=child_id, reason=body.reason)
-            else:
-                children.unshield(tx, viewer=viewer, child_id=child_id)
-            outcome = "ok"
-        audit.append(tx, viewer=viewer, action="shield" if on else "unshield", children=[child_id] if state else [],
-                     purpose=purpose, request_id=_request_id(request), outcome=outcome, detail={"reason": body.reason})
+        outcome = shielding.decide(tx, viewer=viewer, child_id=child_id, shield=on, reason=body.reason)
+        audit.append(tx, viewer=viewer, action="shield" if on else "unshield",
+                     children=[] if outcome == "not_found" else [child_id], purpose=purpose,
+                     request_id=_request_id(request), outcome=outcome, detail={"reason": body.reason})
         return outcome
 
     with driver.session(database=database) as session:

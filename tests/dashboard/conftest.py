@@ -29,7 +29,7 @@ FORM_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 @pytest.fixture(scope="package")
 def dash_world(driver: Driver, neo4j_settings: GraphSettings) -> None:
     """The dashboard tests' England, scanned for alerts and counted for reviewers, with form-test users."""
-    from api.security import hash_password
+    from graph.credentials import hash_password
 
     db = neo4j_settings.database
     schema.wipe(driver, database=db)
@@ -95,7 +95,7 @@ def dashboard_env(api_url: str) -> Iterator[str]:
 
 def fresh_code(driver: Driver, database: str, username: str, secret: str) -> str:
     """A TOTP code the API will accept: a code works once per 30 s step, so wait for a step not yet used."""
-    from api.security import totp_code, totp_step
+    from graph.credentials import totp_code, totp_step
 
     records, _, _ = driver.execute_query("MATCH (u:User {username: $u}) RETURN u.totp_last_step AS step",
                                          {"u": username}, database_=database)

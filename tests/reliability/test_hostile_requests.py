@@ -22,7 +22,8 @@ from pydantic import SecretStr
 
 from api.app import SECURITY_HEADERS, create_app
 from api.config import ApiSettings
-from api.security import hash_password, issue_token, new_totp_secret, totp_code
+from api.security import issue_token
+from graph.credentials import hash_password, new_totp_secret, totp_code
 from graph import users
 from graph.config import GraphSettings
 from graph.viewer import Role, Viewer

@@ -12,7 +12,7 @@ from neo4j import Driver
 
 from api.app import create_app
 from api.config import ApiSettings
-from api.security import hash_password, new_totp_secret
+from graph.credentials import hash_password, new_totp_secret
 from graph import users
 from graph.config import GraphSettings
 from tests.reliability.conftest import BIRMINGHAM, LEEDS, World, mint_tokens

@@ -1,0 +1,133 @@
+"""Each rule has one home: the household rule and the route checks in graph.policy, the roles the dashboard
+shows pages to are the API's, and the password and TOTP policy belongs to neither the API nor the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+
+from graph import alerts, children, policy
+from graph.config import PROJECT_ROOT
+from graph.viewer import Role, Viewer
+
+BIRMINGHAM, LEEDS = "E08000025", "E08000035"
+
+
+# -- the household rule ------------------------------------------------------------------------
+
+def test_cards_and_alerts_take_the_household_from_one_definition() -> None:
+    household = policy.household("c")
+    assert household in policy.kin("c")
+    for statement in (children.CARD, children.NETWORK, children.MOVES, alerts.NO_GP, alerts.MOVES):
+        assert household in statement
+    assert "CARES_FOR" not in alerts._HOLDERS.replace(household, "")
+
+
+# -- checks on what a statement returned -------------------------------------------------------
+
+@pytest.mark.parametrize(("scope", "outcome"), [
+    (None, "not_found"),
+    ({"hidden": True, "in_area": False}, "ok"),     # answered with the restricted shape
+    ({"hidden": False, "in_area": True}, "ok"),
+    ({"hidden": False, "in_area": False}, "denied"),
+])
+def test_network_and_moves_scope(scope: dict[str, bool] | None, outcome: str) -> None:
+    assert policy.scope_outcome(scope) == outcome
+
+
+@pytest.mark.parametrize(("scope", "outcome"), [
+    (None, "not_found"),
+    ({"hidden": True, "in_area": True}, "denied"),   # a shielded record's accesses are not shown
+    ({"hidden": True, "in_area": False}, "denied"),
+    ({"hidden": False, "in_area": False}, "denied"),
+    ({"hidden": False, "in_area": True}, "ok"),
+])
+def test_the_access_log_scope(scope: dict[str, bool] | None, outcome: str) -> None:
+    assert policy.accesses_outcome(scope) == outcome
+
+
+TEAM = Viewer(user_id="u-1", role=Role.LA_ADMIN, la_code=BIRMINGHAM)
+
+
+@pytest.mark.parametrize(("shielded", "holding", "shield", "allowed"), [
+    (False, BIRMINGHAM, True, True),
+    (True, BIRMINGHAM, True, True),      # a new reason for a shield it holds
+    (True, BIRMINGHAM, False, True),
+    (False, BIRMINGHAM, False, False),   # nothing to lift
+    (False, LEEDS, True, False),         # another authority's record
+    (True, LEEDS, False, False),         # another authority's shield
+    (False, None, True, False),          # a record no authority holds
+])
+def test_only_the_holding_team_changes_shielding(shielded: bool, holding: str | None, shield: bool,
+                                                 allowed: bool) -> None:
+    assert policy.may_change_shielding(viewer=TEAM, shielded=shielded, holding=holding, shield=shield) is allowed
+
+
+D = date(2025, 5, 5)
+
+
+@pytest.mark.parametrize(("la_code", "shield", "decided_on", "shielded", "holding", "recorded_on", "refused"), [
+    (BIRMINGHAM, True, D, False, BIRMINGHAM, None, None),
+    (LEEDS, True, D, False, BIRMINGHAM, None, None),                  # the row names who will hold it
+    (LEEDS, False, D, True, BIRMINGHAM, date(2020, 1, 1), "only that authority's management team"),
+    (BIRMINGHAM, False, D, True, BIRMINGHAM, date(2025, 5, 6), "is older than the decision already recorded"),
+    (BIRMINGHAM, True, D, False, BIRMINGHAM, date(2025, 5, 6), "is older than the decision already recorded"),
+    (BIRMINGHAM, False, D, True, BIRMINGHAM, D, "on the same day the shield stands"),
+    (BIRMINGHAM, True, D, False, BIRMINGHAM, D, None),                # a same-day shield applies
+    (BIRMINGHAM, True, D, True, BIRMINGHAM, D, None),                 # a restatement
+    (BIRMINGHAM, False, D, True, BIRMINGHAM, date(2025, 5, 4), None),
+])
+def test_which_feed_decision_stands(la_code: str, shield: bool, decided_on: date, shielded: bool, holding: str,
+                                    recorded_on: date | None, refused: str | None) -> None:
+    why = policy.feed_decision_refused(la_code=la_code, shield=shield, decided_on=decided_on, shielded=shielded,
+                                       holding=holding, recorded_on=recorded_on)
+    assert (why is None) if refused is None else (why is not None and refused in why)
+
+
+# -- the dashboard's roles are the API's --------------------------------------------------------
+
+def test_the_dashboards_roles_are_the_apis() -> None:
+    from dashboard import roles
+
+    assert [str(r) for r in roles.Role] == [str(r) for r in Role]
+    assert set(roles.ROLE_NAMES) == set(roles.Role)
+
+
+# The API routes behind each dashboard page: the page is for exactly the roles those routes admit.
+PAGE_ROUTES = {
+    "search": policy.SEARCH_ROLES, "card": policy.CARD_ROLES, "network": policy.NETWORK_ROLES,
+    "moves": policy.NETWORK_ROLES, "accesses": policy.ACCESS_LOG_ROLES, "alerts": policy.ALERT_ROLES,
+    "shielding": policy.SHIELD_ROLES, "users": policy.USER_ADMIN_ROLES, "audit": policy.AUDIT_ROLES,
+    "verify": policy.AUDIT_ROLES, "patterns": policy.ANALYTICS_ROLES, "cases": policy.ANALYTICS_ROLES,
+    "measures": policy.ANALYTICS_ROLES,
+}
+
+
+def test_each_dashboard_page_is_for_the_roles_its_api_routes_admit() -> None:
+    from dashboard import nav, roles
+
+    assert {spec.key for spec in nav.PAGES} == set(PAGE_ROUTES)
+    for spec in nav.PAGES:
+        assert {str(r) for r in spec.roles} == {str(r) for r in PAGE_ROUTES[spec.key]}, spec.key
+    assert {str(r) for r in roles.OVERRIDERS} == {str(r) for r in policy.OVERRIDE_ROLES}
+
+
+# -- credentials ---------------------------------------------------------------------------------
+
+def test_the_users_cli_sets_credentials_without_the_api() -> None:
+    code = ("import sys, contactpoint.users_cli; "
+            "print(sorted(m for m in sys.modules if m == 'api' or m.startswith('api.')))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_api_defines_no_password_or_totp_rule_of_its_own() -> None:
+    import api.security
+    from graph import credentials
+
+    assert not [n for n in vars(api.security) if "password" in n.lower() or "totp" in n.lower()]
+    assert credentials.check_password_strength.__module__ == "graph.credentials"
