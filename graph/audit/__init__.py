@@ -14,8 +14,8 @@ to read child data), `queries` (a child's last accesses, the auditors' search) a
 """
 
 from graph.audit.chain import (
-    GENESIS, OUTCOMES, REVOKED_DETAIL, AuditError, AuditRecord, UserRevoked, append, append_batch, canonical,
-    chain_hash, event_fields, standing,
+    GENESIS, LATER_FIELDS, OUTCOMES, REVOKED_DETAIL, AuditError, AuditRecord, UserRevoked, append,
+    append_batch, canonical, chain_hash, event_fields, standing,
 )
 from graph.audit.choke import audited_read, audited_read_async
 from graph.audit.queries import Access, last_accesses, last_accesses_query, search
@@ -23,7 +23,7 @@ from graph.audit.verification import VerifyResult, verify
 from graph.audit.writer import AuditWriter
 
 __all__ = [
-    "GENESIS", "OUTCOMES", "REVOKED_DETAIL", "Access", "AuditError", "AuditRecord", "AuditWriter", "UserRevoked",
-    "VerifyResult", "append", "append_batch", "audited_read", "audited_read_async", "canonical", "chain_hash",
-    "event_fields", "last_accesses", "last_accesses_query", "search", "standing", "verify",
+    "GENESIS", "LATER_FIELDS", "OUTCOMES", "REVOKED_DETAIL", "Access", "AuditError", "AuditRecord",
+    "AuditWriter", "UserRevoked", "VerifyResult", "append", "append_batch", "audited_read", "audited_read_async",
+    "canonical", "chain_hash", "event_fields", "last_accesses", "last_accesses_query", "search", "standing", "verify",
 ]

@@ -16,6 +16,9 @@ from graph.viewer import Viewer
 
 GENESIS = "0" * 64
 OUTCOMES = frozenset({"ok", "not_found", "denied", "error"})
+# Fields events gained after the chain began. Hashed only when set, so the events stored before them
+# verify as they were written; once set, any edit, removal or addition of one breaks the hash.
+LATER_FIELDS = ("client_request_id",)
 
 # Locks the head by writing to it (Neo4j's documented way to take a write lock in Cypher), so the
 # read of seq and hash below sees the last committed append and concurrent appends queue here.
@@ -34,8 +37,8 @@ WHERE h.seq = $head_seq AND h.hash = $head_hash
 UNWIND $events AS e
 CREATE (:AuditEvent {id: e.id, seq: e.seq, at: $at, user_id: e.user_id, role: e.role, la_code: e.la_code,
                      agency_id: e.agency_id, action: e.action, children: e.children, purpose: e.purpose,
-                     request_id: e.request_id, outcome: e.outcome, flagged: e.flagged,
-                     detail_json: e.detail_json, prev_hash: e.prev_hash, hash: e.hash})
+                     request_id: e.request_id, client_request_id: e.client_request_id, outcome: e.outcome,
+                     flagged: e.flagged, detail_json: e.detail_json, prev_hash: e.prev_hash, hash: e.hash})
 WITH h, count(*) AS written
 SET h.seq = $last_seq, h.hash = $last_hash
 """
@@ -76,6 +79,7 @@ class AuditRecord:
     detail_json: str
     prev_hash: str
     hash: str
+    client_request_id: str | None = None  # the client's own X-Request-ID, if it sent a usable one
 
     @property
     def detail(self) -> dict[str, Any]:
@@ -86,7 +90,8 @@ class AuditRecord:
 
 def canonical(fields: Mapping[str, Any]) -> str:
     """The hashed form of an event: JSON with sorted keys, fixed separators, `at` in UTC ISO."""
-    payload = {k: v for k, v in fields.items() if k not in ("prev_hash", "hash")}
+    payload = {k: v for k, v in fields.items()
+               if k not in ("prev_hash", "hash") and not (k in LATER_FIELDS and v is None)}
     at = payload["at"]
     payload["at"] = None if at is None else _native(at).astimezone(timezone.utc).isoformat(timespec="microseconds")
     payload["children"] = list(payload["children"])
@@ -119,8 +124,12 @@ def event_fields(
     outcome: str = "ok",
     flagged: bool = False,
     detail: Mapping[str, Any] | None = None,
+    client_request_id: str | None = None,
 ) -> dict[str, Any]:
     """An event's own fields, checked, before the chain gives it a seq, a time and a hash.
+
+    `request_id` is the server's id for the request; `client_request_id` what the client called it
+    (its X-Request-ID), kept beside it and never in its place.
 
     Raises:
         ValueError: a required field is empty, or the outcome is unknown.
@@ -131,7 +140,8 @@ def event_fields(
         raise ValueError(f"unknown outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
     return {
         "id": str(uuid.uuid4()), **viewer.params(), "action": action, "children": [str(c) for c in children],
-        "purpose": purpose, "request_id": request_id, "outcome": outcome, "flagged": bool(flagged),
+        "purpose": purpose, "request_id": request_id, "client_request_id": client_request_id,
+        "outcome": outcome, "flagged": bool(flagged),
         "detail_json": json.dumps(dict(detail or {}), sort_keys=True, separators=(",", ":"), default=str),
     }
 
@@ -183,11 +193,12 @@ def append_batch(tx: ManagedTransaction, events: Sequence[Mapping[str, Any]]) ->
 
 def append(tx: ManagedTransaction, *, viewer: Viewer, action: str, children: Sequence[str], purpose: str,
            request_id: str, outcome: str = "ok", flagged: bool = False,
-           detail: Mapping[str, Any] | None = None) -> AuditRecord:
+           detail: Mapping[str, Any] | None = None, client_request_id: str | None = None) -> AuditRecord:
     """Append one event inside the caller's write transaction (with the change it records, if any).
 
     Raises as `event_fields` and `append_batch`.
     """
     fields = event_fields(viewer=viewer, action=action, children=children, purpose=purpose,
-                          request_id=request_id, outcome=outcome, flagged=flagged, detail=detail)
+                          request_id=request_id, outcome=outcome, flagged=flagged, detail=detail,
+                          client_request_id=client_request_id)
     return append_batch(tx, [fields])[0]

@@ -31,7 +31,7 @@ SEARCH_FILTERS: dict[str, str] = {
 }
 SEARCH_RETURN = """
 RETURN e {.id, .seq, .at, .user_id, .role, .la_code, .agency_id, .action, .children, .purpose,
-          .request_id, .outcome, .flagged, .detail_json, .prev_hash, .hash} AS event
+          .request_id, .client_request_id, .outcome, .flagged, .detail_json, .prev_hash, .hash} AS event
 ORDER BY e.seq DESC
 SKIP $skip
 LIMIT $limit

@@ -22,7 +22,7 @@ WHERE e.seq > $after AND e.seq <= $upto
 WITH e ORDER BY e.seq LIMIT $batch
 WITH e, e.at IS :: ZONED DATETIME AS dated
 RETURN collect(e {.id, .seq, .user_id, .role, .la_code, .agency_id, .action, .children, .purpose,
-                  .request_id, .outcome, .flagged, .detail_json, .prev_hash, .hash,
+                  .request_id, .client_request_id, .outcome, .flagged, .detail_json, .prev_hash, .hash,
                   at_s: CASE WHEN dated THEN e.at.epochSeconds END,
                   at_ns: CASE WHEN dated THEN e.at.nanosecond END}) AS events
 """

@@ -43,8 +43,8 @@ WITH h, revoked, all(k IN revoked WHERE k IN $denied) AS writing
 FOREACH (e IN CASE WHEN writing THEN $events ELSE [] END |
   CREATE (:AuditEvent {id: e.id, seq: e.seq, at: $at, user_id: e.user_id, role: e.role, la_code: e.la_code,
                        agency_id: e.agency_id, action: e.action, children: e.children, purpose: e.purpose,
-                       request_id: e.request_id, outcome: e.outcome, flagged: e.flagged,
-                       detail_json: e.detail_json, prev_hash: e.prev_hash, hash: e.hash}))
+                       request_id: e.request_id, client_request_id: e.client_request_id, outcome: e.outcome,
+                       flagged: e.flagged, detail_json: e.detail_json, prev_hash: e.prev_hash, hash: e.hash}))
 SET h.seq = CASE WHEN writing THEN $last_seq ELSE h.seq END,
     h.hash = CASE WHEN writing THEN $last_hash ELSE h.hash END
 RETURN writing, revoked

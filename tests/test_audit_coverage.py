@@ -1,0 +1,127 @@
+"""What the trail records besides looks at child data, on real Neo4j: the auditors' own looks, every change to
+who may sign in (the CLI, demo users, sign-in, lockout), and a client's request id kept apart from the server's."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import uuid
+from typing import Any
+
+import pytest
+from neo4j import Driver
+
+from api.config import ApiSettings
+from api.security import hash_password, issue_token
+from graph import users
+from graph.config import GraphSettings
+
+BIRMINGHAM = "E08000025"
+PASSWORD = "a long enough password"
+WRONG = "not the password at all"
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+LOCKOUT_ATTEMPTS = 3
+OPERATOR = f"cli:{getpass.getuser()}"  # who `contactpoint users ...` says did it: the operating-system user
+AUDITOR = next(u for u in users.DEMO_USERS if u.username == "auditor.birmingham")
+
+# Test-only statements: the trail's events as stored, and everything in it as text.
+EVENTS_OF_REQUEST = """
+MATCH (e:AuditEvent {request_id: $rid})
+RETURN e {.seq, .user_id, .role, .la_code, .action, .children, .purpose, .request_id, .client_request_id,
+          .outcome, .flagged, .detail_json} AS event
+ORDER BY e.seq
+"""
+EVENTS_OF_ACTION = """
+MATCH (e:AuditEvent {action: $action})
+RETURN e {.seq, .user_id, .role, .la_code, .action, .children, .purpose, .request_id, .outcome,
+          .detail_json} AS event
+ORDER BY e.seq
+"""
+WHOLE_TRAIL = "MATCH (e:AuditEvent) RETURN collect(properties(e)) AS events"
+DELETE_USER = "MATCH (u:User {username: $username}) DETACH DELETE u"
+
+
+def _of_request(driver: Driver, db: str, rid: str) -> list[dict[str, Any]]:
+    records, _, _ = driver.execute_query(EVENTS_OF_REQUEST, rid=rid, database_=db)
+    return [dict(r["event"]) for r in records]
+
+
+def _of_action(driver: Driver, db: str, action: str, **detail: Any) -> list[dict[str, Any]]:
+    """The events of an action whose detail holds every key and value given."""
+    records, _, _ = driver.execute_query(EVENTS_OF_ACTION, action=action, database_=db)
+    found = [dict(r["event"]) for r in records]
+    return [e for e in found if detail.items() <= json.loads(e["detail_json"]).items()]
+
+
+def _whole_trail(driver: Driver, db: str) -> str:
+    records, _, _ = driver.execute_query(WHOLE_TRAIL, database_=db)
+    return json.dumps(records[0]["events"], default=str)
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}.{uuid.uuid4().hex[:10]}"
+
+
+def _new_user(driver: Driver, db: str, username: str) -> users.UserRecord:
+    """A practitioner who may sign in with PASSWORD and SECRET."""
+    with driver.session(database=db) as session:
+        return session.execute_write(users.create_user, username=username, name="Signing In",
+                                     role="practitioner", la_code=BIRMINGHAM, agency_id="AG-1",
+                                     password_hash=hash_password(PASSWORD), totp_secret=SECRET)
+
+
+@pytest.fixture()
+def db(neo4j_settings: GraphSettings) -> str:
+    return neo4j_settings.database
+
+
+# -- request ids -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def searcher(driver: Driver, neo4j_settings: GraphSettings) -> dict[str, str]:
+    """A practitioner's bearer header, and the purpose every child route needs."""
+    user = _new_user(driver, neo4j_settings.database, _unique("searcher"))
+    token, _ = issue_token(ApiSettings(demo_mode=True), user.viewer())
+    return {"Authorization": f"Bearer {token}", "X-Purpose": "request id test"}
+
+
+def _search(api_client: Any, headers: dict[str, str | bytes]) -> Any:
+    raw = [(k.encode(), v if isinstance(v, bytes) else v.encode()) for k, v in headers.items()]
+    response = api_client.get("/children/search", headers=raw,
+                              params={"given_name": "Nobody", "family_name": "Atall"})
+    assert response.status_code == 200, response.text
+    return response
+
+
+def test_a_clients_request_id_never_becomes_the_trails(searcher: dict[str, str], api_client: Any, driver: Driver,
+                                                        db: str) -> None:
+    first = _search(api_client, {**searcher, "X-Request-ID": "attacker-chosen"})
+    second = _search(api_client, {**searcher, "X-Request-ID": "attacker-chosen"})
+    ids = [first.headers["x-request-id"], second.headers["x-request-id"]]
+    assert "attacker-chosen" not in ids and ids[0] != ids[1]
+    assert all(str(uuid.UUID(rid)) == rid for rid in ids)  # the server's own
+    for rid in ids:
+        [event] = _of_request(driver, db, rid)
+        assert (event["action"], event["request_id"], event["client_request_id"]) == (
+            "search", rid, "attacker-chosen")
+    assert _of_request(driver, db, "attacker-chosen") == []
+
+
+@pytest.mark.parametrize("supplied", ["x" * 65, b"caf\xe9", "tab\there", " "], ids=["long", "latin-1", "tab", "blank"])
+def test_a_clients_request_id_that_is_not_short_printable_ascii_is_dropped(
+        searcher: dict[str, str], api_client: Any, driver: Driver, db: str, supplied: str | bytes) -> None:
+    response = _search(api_client, {**searcher, "X-Request-ID": supplied})
+    rid = response.headers["x-request-id"]
+    assert str(uuid.UUID(rid)) == rid
+    [event] = _of_request(driver, db, rid)
+    assert event["client_request_id"] is None
+
+
+def test_a_clients_request_id_of_64_printable_characters_is_kept(searcher: dict[str, str], api_client: Any,
+                                                                 driver: Driver, db: str) -> None:
+    supplied = "client:" + "x" * 50 + "-1 2~ok"
+    assert len(supplied) == 64
+    rid = _search(api_client, {**searcher, "X-Request-ID": supplied}).headers["x-request-id"]
+    [event] = _of_request(driver, db, rid)
+    assert event["client_request_id"] == supplied
