@@ -13,8 +13,10 @@ from neo4j import Driver
 
 from api.config import ApiSettings
 from api.security import hash_password, issue_token
-from graph import users
+from graph import audit, users
 from graph.config import GraphSettings
+from graph.viewer import Role, Viewer
+from tests.conftest import restore_demo_users
 
 BIRMINGHAM = "E08000025"
 PASSWORD = "a long enough password"
@@ -73,6 +75,81 @@ def _new_user(driver: Driver, db: str, username: str) -> users.UserRecord:
 @pytest.fixture()
 def db(neo4j_settings: GraphSettings) -> str:
     return neo4j_settings.database
+
+
+# -- the auditors are watched too ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def looked_at(driver: Driver, neo4j_settings: GraphSettings) -> list[str]:
+    """Two children a practitioner looked at, in the trail for the auditor to find."""
+    restore_demo_users(driver, neo4j_settings.database)
+    children = [_unique("AUDITED") for _ in range(2)]
+    viewer = Viewer(user_id="u-looker", role=Role.PRACTITIONER, la_code=BIRMINGHAM, agency_id="AG-1")
+    with driver.session(database=neo4j_settings.database) as session:
+        for child in children:
+            session.execute_write(lambda tx, c=child: audit.append(
+                tx, viewer=viewer, action="card", children=[c], purpose="triage", request_id=str(uuid.uuid4())))
+    return children
+
+
+def _audit_get(api_client: Any, demo_tokens: Any, path: str, **params: Any) -> tuple[Any, str]:
+    """An auditor's request: the response, and the request id the server gave it."""
+    response = api_client.get(path, headers=demo_tokens["auditor.birmingham"], params=params)
+    assert response.status_code == 200, response.text
+    return response, response.headers["x-request-id"]
+
+
+def test_an_auditors_search_leaves_an_event_naming_the_auditor_the_filters_and_the_count(
+        looked_at: list[str], api_client: Any, demo_tokens: Any, driver: Driver, db: str) -> None:
+    response, rid = _audit_get(api_client, demo_tokens, "/audit", child_id=looked_at[0], action="card", limit=50)
+    assert [e["children"] for e in response.json()["events"]] == [[looked_at[0]]]
+    [event] = _of_request(driver, db, rid)
+    assert (event["action"], event["user_id"], event["role"], event["la_code"], event["outcome"]) == (
+        "audit_search", AUDITOR.id, "auditor", BIRMINGHAM, "ok")
+    # The child asked about is in the filters, not in `children`: a lead's access log for the child does not
+    # show that an auditor is looking into who opened the record.
+    assert event["children"] == []
+    assert json.loads(event["detail_json"]) == {
+        "filters": {"child_id": looked_at[0], "action": "card"}, "limit": 50, "skip": 0, "returned": 1}
+
+
+def test_an_auditors_search_names_no_child_it_returned(looked_at: list[str], api_client: Any, demo_tokens: Any,
+                                                       driver: Driver, db: str) -> None:
+    response, rid = _audit_get(api_client, demo_tokens, "/audit", limit=500)
+    returned = response.json()["events"]
+    assert set(looked_at) <= {c for e in returned for c in e["children"]}
+    [event] = _of_request(driver, db, rid)
+    assert event["children"] == [] and not any(child in event["detail_json"] for child in looked_at)
+    assert json.loads(event["detail_json"]) == {"filters": {}, "limit": 500, "skip": 0, "returned": len(returned)}
+
+
+def test_reading_the_break_glass_log_is_audited(looked_at: list[str], api_client: Any, demo_tokens: Any,
+                                                driver: Driver, db: str) -> None:
+    response, rid = _audit_get(api_client, demo_tokens, "/audit", flagged="true")
+    [event] = _of_request(driver, db, rid)
+    assert (event["action"], event["user_id"]) == ("audit_search", AUDITOR.id)
+    assert json.loads(event["detail_json"]) == {"filters": {"flagged": True}, "limit": 100, "skip": 0,
+                                                "returned": len(response.json()["events"])}
+
+
+def test_verifying_the_chain_is_audited(looked_at: list[str], api_client: Any, demo_tokens: Any,
+                                        driver: Driver, db: str) -> None:
+    response, rid = _audit_get(api_client, demo_tokens, "/audit/verify")
+    [event] = _of_request(driver, db, rid)
+    assert (event["action"], event["user_id"], event["children"], event["outcome"]) == (
+        "audit_verify", AUDITOR.id, [], "ok")
+    body, detail = response.json(), json.loads(event["detail_json"])
+    assert {k: detail[k] for k in ("ok", "events", "head_seq")} == {k: body[k] for k in ("ok", "events", "head_seq")}
+    assert set(detail) <= {"ok", "events", "head_seq", "kind", "seq"}  # what it found, never the events themselves
+
+
+def test_an_auditors_looks_are_in_the_trail_for_the_next_auditor(looked_at: list[str], api_client: Any,
+                                                                 demo_tokens: Any) -> None:
+    _, rid = _audit_get(api_client, demo_tokens, "/audit", child_id=looked_at[1])
+    found = api_client.get("/audit", headers=demo_tokens["auditor.leeds"],
+                           params={"user_id": AUDITOR.id, "action": "audit_search"}).json()["events"]
+    assert rid in {e["request_id"] for e in found}
 
 
 # -- request ids -----------------------------------------------------------------------------------
