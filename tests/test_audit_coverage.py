@@ -6,15 +6,22 @@ from __future__ import annotations
 import getpass
 import json
 import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from neo4j import Driver
+from typer.testing import CliRunner
 
+from api.app import create_app
 from api.config import ApiSettings
-from api.security import hash_password, issue_token
+from api.security import hash_password, issue_token, totp_code
+from contactpoint.common import demo_users
+from contactpoint.users_cli import users_app
 from graph import audit, users
-from graph.config import GraphSettings
+from graph.config import GraphSettings, get_settings
 from graph.viewer import Role, Viewer
 from tests.conftest import restore_demo_users
 
@@ -150,6 +157,161 @@ def test_an_auditors_looks_are_in_the_trail_for_the_next_auditor(looked_at: list
     found = api_client.get("/audit", headers=demo_tokens["auditor.leeds"],
                            params={"user_id": AUDITOR.id, "action": "audit_search"}).json()["events"]
     assert rid in {e["request_id"] for e in found}
+
+
+# -- every change to who may sign in -----------------------------------------------------------------
+
+
+@pytest.fixture()
+def cli(neo4j_settings: GraphSettings) -> Iterator[tuple[CliRunner, dict[str, str]]]:
+    env = {"NEO4J_URI": neo4j_settings.bolt_uri, "NEO4J_USER": neo4j_settings.user,
+           "NEO4J_PASSWORD": neo4j_settings.password.get_secret_value(), "NEO4J_DATABASE": neo4j_settings.database}
+    get_settings.cache_clear()
+    yield CliRunner(), env
+    get_settings.cache_clear()
+
+
+def test_cli_users_add_and_disable_leave_events_naming_the_operator(
+        cli: tuple[CliRunner, dict[str, str]], driver: Driver, db: str) -> None:
+    runner, env = cli
+    username = _unique("added")
+    added = runner.invoke(users_app, ["add", username, "--name", "Added Person", "--role", "practitioner",
+                                      "--la", BIRMINGHAM, "--agency", "AG-1", "--password-stdin"],
+                          input=f"{PASSWORD}\n", env=env)
+    assert added.exit_code == 0, added.output
+    with driver.session(database=db) as session:
+        login = session.execute_read(users.get_user_for_login, username=username)
+    [event] = _of_action(driver, db, "user_add", username=username)
+    assert (event["user_id"], event["role"], event["children"], event["outcome"]) == (OPERATOR, "operator", [], "ok")
+    assert json.loads(event["detail_json"]) == {"username": username, "user_id": login.id, "role": "practitioner",
+                                                "la_code": BIRMINGHAM, "agency_id": "AG-1"}
+
+    disabled = runner.invoke(users_app, ["disable", username], env=env)
+    assert disabled.exit_code == 0, disabled.output
+    [event] = _of_action(driver, db, "user_disable", username=username)
+    assert (event["user_id"], event["role"], event["outcome"]) == (OPERATOR, "operator", "ok")
+    assert json.loads(event["detail_json"]) == {"username": username, "user_id": login.id}
+
+    trail = _whole_trail(driver, db)
+    assert login.password_hash not in trail and login.totp_secret not in trail and PASSWORD not in trail
+    assert audit.verify(driver, database=db).ok
+
+
+def test_a_refused_cli_change_leaves_no_event(cli: tuple[CliRunner, dict[str, str]], driver: Driver, db: str) -> None:
+    """Nothing changed, so nothing to record: a taken username, an unknown user."""
+    runner, env = cli
+    taken = _unique("taken")
+    assert runner.invoke(users_app, ["add", taken, "--name", "T", "--role", "auditor", "--la", BIRMINGHAM,
+                                     "--password-stdin"], input=f"{PASSWORD}\n", env=env).exit_code == 0
+    again = runner.invoke(users_app, ["add", taken, "--name", "T", "--role", "la_admin", "--la", BIRMINGHAM,
+                                      "--password-stdin"], input=f"{PASSWORD}\n", env=env)
+    assert again.exit_code == 1 and "already exists" in again.stderr
+    assert [json.loads(e["detail_json"])["role"] for e in _of_action(driver, db, "user_add", username=taken)] == [
+        "auditor"]
+    nobody = _unique("nobody")
+    assert runner.invoke(users_app, ["disable", nobody], env=env).exit_code == 1
+    assert _of_action(driver, db, "user_disable", username=nobody) == []
+
+
+def test_the_demo_users_created_are_audited(empty_db: Driver, neo4j_settings: GraphSettings, db: str) -> None:
+    demo_users(empty_db, neo4j_settings)
+    events = _of_action(empty_db, db, "user_add", demo=True)
+    assert sorted(json.loads(e["detail_json"])["username"] for e in events) == sorted(
+        u.username for u in users.DEMO_USERS)
+    assert {(e["user_id"], e["role"]) for e in events} == {(OPERATOR, "operator")}
+    by_name = {u.username: u for u in users.DEMO_USERS}
+    for event in events:
+        detail = json.loads(event["detail_json"])
+        demo = by_name[detail["username"]]
+        assert detail == {"username": demo.username, "user_id": demo.id, "role": demo.role.value,
+                          "la_code": demo.la_code, "agency_id": None, "demo": True}
+    demo_users(empty_db, neo4j_settings)  # all there already: nothing created, nothing recorded
+    assert len(_of_action(empty_db, db, "user_add")) == len(users.DEMO_USERS)
+    trail = _whole_trail(empty_db, db)
+    assert not any(u.password_hash in trail or u.totp_secret in trail or u.password in trail
+                   for u in users.DEMO_USERS)
+    assert audit.verify(empty_db, database=db).ok
+
+
+@pytest.fixture(scope="module")
+def sign_in(neo4j_settings: GraphSettings) -> Iterator[TestClient]:
+    """The real app with a short lockout, so a test can reach it."""
+    app = create_app(neo4j_settings, ApiSettings(demo_mode=True, lockout_attempts=LOCKOUT_ATTEMPTS))
+    with TestClient(app) as client:
+        yield client
+
+
+def _try(client: TestClient, username: str, password: str = PASSWORD, otp: str | None = None) -> tuple[int, str]:
+    response = client.post("/auth/token", data={"username": username, "password": password,
+                                                "otp": otp or totp_code(SECRET, datetime.now(UTC))})
+    return response.status_code, response.headers["x-request-id"]
+
+
+def _only(driver: Driver, db: str, rid: str) -> tuple[str, str, str, dict[str, Any]]:
+    [event] = _of_request(driver, db, rid)
+    return event["action"], event["user_id"], event["outcome"], json.loads(event["detail_json"])
+
+
+def test_every_sign_in_attempt_is_audited(sign_in: TestClient, driver: Driver, db: str) -> None:
+    username = _unique("signing")
+    user = _new_user(driver, db, username)
+    wrong_code = f"{(int(totp_code(SECRET, datetime.now(UTC))) + 1) % 1_000_000:06d}"
+
+    status, rid = _try(sign_in, username, password=WRONG)
+    assert status == 401
+    assert _only(driver, db, rid) == ("sign_in", user.id, "denied", {"username": username, "reason": "wrong_password"})
+    status, rid = _try(sign_in, username, otp=wrong_code)
+    assert status == 401
+    assert _only(driver, db, rid) == ("sign_in", user.id, "denied", {"username": username, "reason": "wrong_code"})
+    status, rid = _try(sign_in, username.upper())  # the form's username is trimmed and lower-cased
+    assert status == 200
+    assert _only(driver, db, rid) == ("sign_in", user.id, "ok", {"username": username})
+    status, rid = _try(sign_in, username)  # the same code again: spent
+    assert status == 401
+    assert _only(driver, db, rid) == ("sign_in", user.id, "denied", {"username": username, "reason": "wrong_code"})
+    trail = _whole_trail(driver, db)
+    assert PASSWORD not in trail and WRONG not in trail and SECRET not in trail and "argon2" not in trail
+    assert audit.verify(driver, database=db).ok
+
+
+def test_a_lockout_is_audited_with_the_failure_that_caused_it(sign_in: TestClient, driver: Driver, db: str) -> None:
+    username = _unique("locking")
+    user = _new_user(driver, db, username)
+    rids = [_try(sign_in, username, password=WRONG)[1] for _ in range(LOCKOUT_ATTEMPTS)]
+    for rid in rids[:-1]:
+        assert _only(driver, db, rid) == ("sign_in", user.id, "denied",
+                                          {"username": username, "reason": "wrong_password"})
+    locking = _of_request(driver, db, rids[-1])
+    assert [(e["action"], e["user_id"], e["outcome"]) for e in locking] == [
+        ("sign_in", user.id, "denied"), ("user_lock", user.id, "ok")]
+    assert json.loads(locking[1]["detail_json"]) == {"username": username, "failures": LOCKOUT_ATTEMPTS,
+                                                     "minutes": 15}
+    status, rid = _try(sign_in, username)  # the right password and code, while locked
+    assert status == 401
+    assert _only(driver, db, rid) == ("sign_in", user.id, "denied", {"username": username, "reason": "locked"})
+
+
+def test_a_disabled_user_and_an_unknown_name_are_audited(sign_in: TestClient, driver: Driver, db: str) -> None:
+    username = _unique("leaving")
+    user = _new_user(driver, db, username)
+    with driver.session(database=db) as session:
+        session.execute_write(users.disable_user, username=username)
+    status, rid = _try(sign_in, username)
+    assert status == 401
+    assert _only(driver, db, rid) == ("sign_in", user.id, "denied", {"username": username, "reason": "disabled"})
+
+    unknown = _unique("nobody")
+    status, rid = _try(sign_in, unknown)
+    assert status == 401
+    [event] = _of_request(driver, db, rid)
+    assert (event["action"], event["user_id"], event["role"], event["outcome"]) == (
+        "sign_in", "unknown", "", "denied")
+    assert json.loads(event["detail_json"]) == {"username": unknown, "reason": "unknown_user"}
+    # What was typed as a username is kept only if it could be one: a password typed there is not.
+    status, rid = _try(sign_in, "My Secret Pa$$word!")
+    assert json.loads(_of_request(driver, db, rid)[0]["detail_json"]) == {"username": None,
+                                                                          "reason": "unknown_user"}
+    assert "Pa$$word" not in _whole_trail(driver, db)
 
 
 # -- request ids -----------------------------------------------------------------------------------

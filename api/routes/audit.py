@@ -30,9 +30,10 @@ def _storable(value: datetime | None) -> datetime | None:
 
 Instant = Annotated[datetime | None, AfterValidator(_storable), Query()]
 # The actions the trail records (graph.audit events), for the action filter: looks at child data and changes
-# to it, and the auditors' own looks at the trail.
+# to it, the auditors' own looks at the trail, and every change to who may sign in.
 ACTIONS = ("search", "card", "network", "moves", "accesses", "override", "shield", "unshield", "alerts",
-           "alert_acknowledge", "alert_close", "analytics", "audit_search", "audit_verify")
+           "alert_acknowledge", "alert_close", "analytics", "audit_search", "audit_verify", "sign_in", "user_lock",
+           "user_add", "user_disable")
 # An auditor's purpose is the role's own; the event says what they looked for.
 PURPOSE = "audit"
 

@@ -1,5 +1,8 @@
 """The audit trail: a hash-chained, append-only log of every look at child data, and its choke point.
 
+It also records the auditors' own looks at the trail and every change to who may sign in (sign-ins,
+lockouts, users added and disabled); `Actor` names whoever did those without being a signed-in viewer.
+
 Append-only is a rule of this codebase, not of the database: Neo4j Community has no per-label
 write privileges (fine-grained access control is Enterprise-only), so anyone holding the database
 credentials can change an AuditEvent. Nothing in the code updates or deletes one (the only write
@@ -14,7 +17,7 @@ to read child data), `queries` (a child's last accesses, the auditors' search) a
 """
 
 from graph.audit.chain import (
-    GENESIS, LATER_FIELDS, OUTCOMES, REVOKED_DETAIL, AuditError, AuditRecord, UserRevoked, append,
+    GENESIS, LATER_FIELDS, OUTCOMES, REVOKED_DETAIL, Actor, AuditError, AuditRecord, UserRevoked, append,
     append_batch, canonical, chain_hash, event_fields, standing,
 )
 from graph.audit.choke import audited_read, audited_read_async
@@ -23,7 +26,7 @@ from graph.audit.verification import VerifyResult, verify
 from graph.audit.writer import AuditWriter
 
 __all__ = [
-    "GENESIS", "LATER_FIELDS", "OUTCOMES", "REVOKED_DETAIL", "Access", "AuditError", "AuditRecord",
+    "GENESIS", "LATER_FIELDS", "OUTCOMES", "REVOKED_DETAIL", "Access", "Actor", "AuditError", "AuditRecord",
     "AuditWriter", "UserRevoked", "VerifyResult", "append", "append_batch", "audited_read", "audited_read_async",
     "canonical", "chain_hash", "event_fields", "last_accesses", "last_accesses_query", "search", "standing", "verify",
 ]

@@ -88,6 +88,20 @@ class AuditRecord:
 
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who an event names when it is not a signed-in viewer: an operator at the command line, an unknown sign-in."""
+
+    user_id: str
+    role: str
+    la_code: str = ""
+    agency_id: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        """The event's who-fields, as `Viewer.params` gives them."""
+        return {"user_id": self.user_id, "role": self.role, "la_code": self.la_code, "agency_id": self.agency_id}
+
+
 def canonical(fields: Mapping[str, Any]) -> str:
     """The hashed form of an event: JSON with sorted keys, fixed separators, `at` in UTC ISO."""
     payload = {k: v for k, v in fields.items()
@@ -116,7 +130,7 @@ def _record(row: Mapping[str, Any]) -> AuditRecord:
 
 def event_fields(
     *,
-    viewer: Viewer,
+    viewer: Viewer | Actor,
     action: str,
     children: Sequence[str],
     purpose: str,
@@ -191,7 +205,7 @@ def append_batch(tx: ManagedTransaction, events: Sequence[Mapping[str, Any]]) ->
     return [_record(row) for row in rows]
 
 
-def append(tx: ManagedTransaction, *, viewer: Viewer, action: str, children: Sequence[str], purpose: str,
+def append(tx: ManagedTransaction, *, viewer: Viewer | Actor, action: str, children: Sequence[str], purpose: str,
            request_id: str, outcome: str = "ok", flagged: bool = False,
            detail: Mapping[str, Any] | None = None, client_request_id: str | None = None) -> AuditRecord:
     """Append one event inside the caller's write transaction (with the change it records, if any).
