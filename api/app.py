@@ -7,6 +7,7 @@ audit writer's thread.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,10 +40,24 @@ SECURITY_HEADERS = {
 MAX_BODY_BYTES = 16 * 1024
 MAX_URL_BYTES = 4096
 MAX_HEADER_BYTES = 16 * 1024  # uvicorn's parser takes headers of any size
+# A client's X-Request-ID is kept (as the audit event's client_request_id) only if it is 1 to 64 printable
+# ASCII characters, not all blank; anything else is dropped. It never becomes the request's id.
+CLIENT_REQUEST_ID = re.compile(r"[\x20-\x7e]{1,64}")
+
+
+def client_request_id(supplied: str | None) -> str | None:
+    """The client's X-Request-ID if it is short printable ASCII (kept beside the server's id), else None."""
+    if supplied is None or not supplied.strip() or not CLIENT_REQUEST_ID.fullmatch(supplied):
+        return None
+    return supplied
 
 
 class Envelope:
     """Every response: a request id, the security headers, and size limits on the request.
+
+    The request id is always the server's own (a UUID), returned in X-Request-ID and written to the
+    request's audit events: a client cannot choose the id the trail files its looks under, nor make two
+    requests share one. What a client sent as X-Request-ID is kept beside it as `client_request_id`.
 
     Plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task and a stream per
     request. A body over the limit is refused from its Content-Length, or, when it comes chunked
@@ -60,9 +75,9 @@ class Envelope:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        supplied = headers.get("x-request-id", "")
-        request_id = supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else str(uuid.uuid4())
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = str(uuid.uuid4())
+        state = scope.setdefault("state", {})
+        state["request_id"], state["client_request_id"] = request_id, client_request_id(headers.get("x-request-id"))
         stamp = [*self.headers, (b"x-request-id", request_id.encode("latin-1"))]
         started = False
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -36,6 +37,17 @@ async def get_api_settings_dep(request: Request) -> ApiSettings:
 async def get_async_driver(request: Request) -> AsyncDriver:
     """The process's async driver (the hot read routes), opened by the app's lifespan."""
     return request.app.state.async_driver
+
+
+def request_ids(request: Request) -> dict[str, str | None]:
+    """The ids a request's audit events carry: the server's `request_id`, and the client's X-Request-ID if kept.
+
+    The Envelope middleware (api.app) sets both; an app without it (a test's) gets a server id here.
+    """
+    if getattr(request.state, "request_id", None) is None:
+        request.state.request_id = str(uuid.uuid4())
+    return {"request_id": request.state.request_id,
+            "client_request_id": getattr(request.state, "client_request_id", None)}
 
 
 DriverDep = Annotated[Driver, Depends(get_driver)]

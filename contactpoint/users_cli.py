@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
+from neo4j import ManagedTransaction
 from rich.table import Table
 
-from graph import credentials, users
+from graph import audit, credentials, users
 from graph.config import get_settings
-from contactpoint.common import console, database, fail
+from contactpoint.common import console, database, fail, operator, user_event
 from graph.viewer import Role
 
-users_app = typer.Typer(help="Users: add, disable, list.", no_args_is_help=True)
+users_app = typer.Typer(help="Users: add, disable, list. Adding and disabling are audited, naming the "
+                             "operating-system user who ran the command.", no_args_is_help=True)
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
@@ -44,13 +47,19 @@ def add(
         fail(str(exc))
     password = _read_password(password_stdin)
     secret = credentials.new_totp_secret()
-    settings = get_settings()
+    settings, actor, digest = get_settings(), operator(), credentials.hash_password(password)
+
+    def create(tx: ManagedTransaction) -> users.UserRecord:
+        made = users.create_user(tx, username=username, name=name, role=role, la_code=la, agency_id=agency,
+                                 password_hash=digest, totp_secret=secret)
+        audit.append_batch(tx, [user_event(actor, "user_add", request_id=str(uuid.uuid4()), username=made.username,
+                                           user_id=made.id, role=made.role.value, la_code=made.la_code,
+                                           agency_id=made.agency_id)])
+        return made
+
     with database(settings) as driver, driver.session(database=settings.database) as session:
         try:
-            user = session.execute_write(
-                users.create_user, username=username, name=name, role=role, la_code=la, agency_id=agency,
-                password_hash=credentials.hash_password(password), totp_secret=secret,
-            )
+            user = session.execute_write(create)
         except (users.UserExists, ValueError) as exc:
             fail(str(exc))
     console.print(f"Created {user.username} ({user.role}, {user.la_code}). "
@@ -62,10 +71,17 @@ def add(
 @users_app.command("disable")
 def disable(username: Annotated[str, typer.Argument(help="The user to disable.")]) -> None:
     """Disable a user; their current tokens stop working at once."""
-    settings = get_settings()
+    settings, actor = get_settings(), operator()
+
+    def disable_(tx: ManagedTransaction) -> users.UserRecord:
+        gone = users.disable_user(tx, username=username)
+        audit.append_batch(tx, [user_event(actor, "user_disable", request_id=str(uuid.uuid4()),
+                                           username=gone.username, user_id=gone.id)])
+        return gone
+
     with database(settings) as driver, driver.session(database=settings.database) as session:
         try:
-            user = session.execute_write(users.disable_user, username=username)
+            user = session.execute_write(disable_)
         except users.UserNotFound as exc:
             fail(str(exc))
     console.print(f"Disabled {user.username}.", highlight=False)

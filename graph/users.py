@@ -88,13 +88,17 @@ SET u.totp_last_step = CASE WHEN accepted THEN $totp_step ELSE u.totp_last_step 
 RETURN accepted
 """
 
+# Returns the usernames it created, for the caller's audit events.
 ENSURE_DEMO_USERS = """
 UNWIND $users AS d
+OPTIONAL MATCH (old:User {username: d.username})
+WITH d, old IS NULL AS fresh
 MERGE (u:User {username: d.username})
 ON CREATE SET u.id = d.id, u.name = d.name, u.role = d.role, u.la_code = d.la_code,
               u.password_hash = d.password_hash, u.totp_secret = d.totp_secret,
               u.disabled = false, u.failed_attempts = 0, u.created_at = $now
 SET u.agency_id = coalesce(d.agency_id, u.agency_id)
+RETURN collect(CASE WHEN fresh THEN d.username END) AS created
 """
 
 
@@ -354,7 +358,7 @@ DEMO_USERS: tuple[DemoUser, ...] = tuple(
 
 def ensure_demo_users(
     tx: ManagedTransaction, *, agency_for: dict[str, str | None] | None = None, now: datetime | None = None,
-) -> int:
+) -> list[str]:
     """Create the fixed demo users that are missing (idempotent MERGE). For demo mode only.
 
     Existing users with those usernames keep their credentials; only a given agency is (re)set.
@@ -363,7 +367,7 @@ def ensure_demo_users(
         agency_for: username -> agency id, e.g. a loaded school for `practitioner.birmingham`.
 
     Returns:
-        How many users were created.
+        The usernames of the users created, in DEMO_USERS order (for the caller's audit events).
 
     Raises:
         ValueError: agency_for names a user that is not a demo user.
@@ -373,8 +377,8 @@ def ensure_demo_users(
     if unknown:
         raise ValueError(f"not demo users: {', '.join(sorted(unknown))}")
     rows = [d.row(agency_for.get(d.username)) for d in DEMO_USERS]
-    summary = tx.run(ENSURE_DEMO_USERS, users=rows, now=_now(now)).consume()
-    return summary.counters.nodes_created
+    created = set(tx.run(ENSURE_DEMO_USERS, users=rows, now=_now(now)).single(strict=True)["created"])
+    return [d.username for d in DEMO_USERS if d.username in created]
 
 
 FIRST_AGENCY = """

@@ -112,6 +112,57 @@ def test_hash_is_sha256_of_prev_hash_and_canonical_json(empty_db: Driver, db: st
     assert record.hash == hashlib.sha256((audit.GENESIS + expected).encode()).hexdigest()
 
 
+# An event as the chain stored it before events could carry a client's request id: its canonical JSON
+# has no client_request_id key. It must go on verifying.
+OLD_EVENT = ('{"action":"card","agency_id":null,"at":"2025-01-02T03:04:05.678901+00:00","children":["C1"],'
+             '"detail_json":"{}","flagged":false,"id":"old-1","la_code":"E08000025","outcome":"ok",'
+             '"purpose":"triage","request_id":"req-old","role":"safeguarding_lead","seq":1,"user_id":"u-old"}')
+STORE_OLD_EVENT = """
+CREATE (:AuditEvent {id: 'old-1', seq: 1, at: datetime('2025-01-02T03:04:05.678901Z'), user_id: 'u-old',
+                     role: 'safeguarding_lead', la_code: 'E08000025', action: 'card', children: ['C1'],
+                     purpose: 'triage', request_id: 'req-old', outcome: 'ok', flagged: false, detail_json: '{}',
+                     prev_hash: $genesis, hash: $hash})
+CREATE (:AuditHead {id: 'head', seq: 1, hash: $hash})
+"""
+SET_CLIENT_ID = "MATCH (e:AuditEvent {seq: $seq}) SET e.client_request_id = $value"
+
+
+def test_events_stored_before_client_request_ids_still_verify(empty_db: Driver, db: str) -> None:
+    digest = hashlib.sha256((audit.GENESIS + OLD_EVENT).encode()).hexdigest()
+    _run(empty_db, db, STORE_OLD_EVENT, genesis=audit.GENESIS, hash=digest)
+    assert audit.verify(empty_db, database=db).ok
+    with empty_db.session(database=db) as session:
+        new = session.execute_write(lambda tx: audit.append(
+            tx, viewer=GP, action="card", children=["C1"], purpose="triage", request_id="req-new",
+            client_request_id="their-id"))
+    assert (new.seq, new.prev_hash, new.client_request_id) == (2, digest, "their-id")
+    result = audit.verify(empty_db, database=db)
+    assert result.ok and result.events == 2, result.problem
+
+
+def test_a_clients_request_id_is_covered_by_the_hash(empty_db: Driver, db: str) -> None:
+    """Editing, removing or slipping in a client's request id is caught like any other edit."""
+    with empty_db.session(database=db) as session:
+        for i, client in enumerate(("their-id-0", None, "their-id-2")):
+            session.execute_write(lambda tx, i=i, client=client: audit.append(
+                tx, viewer=GP, action="card", children=["C1"], purpose="triage", request_id=f"req-{i}",
+                client_request_id=client))
+    stored = _run_read(empty_db, db, "MATCH (e:AuditEvent) RETURN e.client_request_id AS c ORDER BY e.seq")
+    assert stored == ["their-id-0", None, "their-id-2"]
+    assert audit.verify(empty_db, database=db).ok
+    for seq, tampered, original in ((1, "their-id-X", "their-id-0"), (3, None, "their-id-2"), (2, "req-0", None)):
+        _run(empty_db, db, SET_CLIENT_ID, seq=seq, value=tampered)
+        result = audit.verify(empty_db, database=db)
+        assert (result.ok, result.kind, result.seq) == (False, "edited", seq), (seq, tampered)
+        _run(empty_db, db, SET_CLIENT_ID, seq=seq, value=original)
+        assert audit.verify(empty_db, database=db).ok
+
+
+def _run_read(driver: Driver, db: str, statement: str) -> list[Any]:
+    records, _, _ = driver.execute_query(statement, database_=db)
+    return [r[0] for r in records]
+
+
 @pytest.fixture()
 def chain(empty_db: Driver, db: str) -> Driver:
     """A trail of 20 events that verifies."""

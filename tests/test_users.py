@@ -175,9 +175,10 @@ def test_demo_users(empty_db: Driver, neo4j_settings: GraphSettings) -> None:
         assert len(demo.password) >= 12 and verify_password(demo.password_hash, demo.password)
         assert demo.password not in repr(demo)
     agency = {"practitioner.birmingham": "AG-BHAM-1"}
-    assert _write(empty_db, neo4j_settings, users.ensure_demo_users, agency_for=agency) == 10
+    assert _write(empty_db, neo4j_settings, users.ensure_demo_users, agency_for=agency) == [
+        d.username for d in users.DEMO_USERS]
     assert _write(empty_db, neo4j_settings, users.ensure_demo_users,
-                  agency_for={"practitioner.leeds": "AG-LEEDS-1"}) == 0
+                  agency_for={"practitioner.leeds": "AG-LEEDS-1"}) == []
     listed = {u.username: u for u in _read(empty_db, neo4j_settings, users.list_users)}
     assert set(listed) == {d.username for d in users.DEMO_USERS}
     assert listed["practitioner.birmingham"].agency_id == "AG-BHAM-1"

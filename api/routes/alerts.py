@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from api import links
-from api.deps import DriverDep, GraphSettingsDep, require_roles
+from api.deps import DriverDep, GraphSettingsDep, request_ids, require_roles
 from api.routes.children import Purpose
 from graph import alerts, audit
 from graph.policy import ALERT_ROLES
@@ -51,7 +51,7 @@ def list_alerts(
 ) -> dict[str, Any]:
     page = audit.audited_read(
         driver, database=graph.database, viewer=viewer, action="alerts", purpose=purpose,
-        request_id=request.state.request_id,
+        **request_ids(request),
         read=lambda tx: alerts.inbox(tx, viewer=viewer, state=state, kind=kind, limit=limit, skip=skip),
         children_of=lambda found: sorted({a["child_id"] for a in found["items"] if a["child_id"]}),
         outcome_of=lambda found: "ok",
@@ -71,7 +71,7 @@ def _change(request: Request, driver: Any, database: str, purpose: str, viewer: 
         else:
             outcome = "ok" if alerts.close(tx, viewer=viewer, alert_id=alert_id, note=note) else "denied"
         audit.append(tx, viewer=viewer, action=action, children=[found["child_id"]] if found else [],
-                     purpose=purpose, request_id=request.state.request_id, outcome=outcome,
+                     purpose=purpose, **request_ids(request), outcome=outcome,
                      detail={"alert_id": alert_id, "note": note})
         return outcome, found and alerts.get(tx, viewer=viewer, alert_id=alert_id)
 

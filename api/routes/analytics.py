@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from analytics import reports
 from analytics.privacy import pseudonym
 from api import links
-from api.deps import ApiSettingsDep, DriverDep, GraphSettingsDep, require_roles
+from api.deps import ApiSettingsDep, DriverDep, GraphSettingsDep, request_ids, require_roles
 from api.routes.children import Purpose
 from graph import analytics as patterns
 from graph import audit
@@ -36,7 +36,7 @@ def _audited(request: Request, driver: Any, database: str, viewer: Viewer, purpo
              detail: dict[str, Any], children_of: Any = None) -> Any:
     return audit.audited_read(
         driver, database=database, viewer=viewer, action="analytics", purpose=purpose,
-        request_id=request.state.request_id, read=read,
+        **request_ids(request), read=read,
         children_of=children_of or (lambda _: []),
         outcome_of=lambda found: "not_found" if found is None else "ok",
         detail=detail,

@@ -15,7 +15,9 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Requ
 from pydantic import BaseModel, Field
 
 from api import links
-from api.deps import AsyncDriverDep, DriverDep, GraphSettingsDep, require_roles, require_roles_audited
+from api.deps import (
+    AsyncDriverDep, DriverDep, GraphSettingsDep, request_ids, require_roles, require_roles_audited,
+)
 from graph import audit, children, policy, shielding
 from graph.policy import ACCESS_LOG_ROLES, CARD_ROLES, NETWORK_ROLES, OVERRIDE_ROLES, SEARCH_ROLES, SHIELD_ROLES
 from graph.viewer import Viewer
@@ -48,13 +50,9 @@ class Reason(BaseModel):
     reason: str = Field(min_length=5, max_length=500)
 
 
-def _request_id(request: Request) -> str:
-    return request.state.request_id
-
-
 def _trace(request: Request) -> dict[str, Any]:
-    """What audited_read needs from the request: its id, and the process's audit writer (group commit)."""
-    return {"request_id": request.state.request_id, "writer": request.app.state.audit}
+    """What audited_read needs from the request: its ids, and the process's audit writer (group commit)."""
+    return {**request_ids(request), "writer": request.app.state.audit}
 
 
 @router.get("/search", summary="Find children by at least two identifying fields (fuzzy on names)",
@@ -180,14 +178,14 @@ def override(request: Request, child_id: ChildId, body: Reason, driver: DriverDe
 
     The read, the alert and the flagged event are one write transaction: all of them happen or none.
     """
-    rid = _request_id(request)
+    ids = request_ids(request)
 
     def work(tx: Any) -> dict[str, Any] | None:
         data = children.card(tx, viewer=viewer, child_id=child_id, override=True)
         alert_id = None if data is None else children.alert_break_glass(
-            tx, viewer=viewer, child_id=child_id, reason=body.reason, request_id=rid)
+            tx, viewer=viewer, child_id=child_id, reason=body.reason, request_id=ids["request_id"])
         audit.append(tx, viewer=viewer, action="override", children=[child_id] if data else [], purpose=purpose,
-                     request_id=rid, outcome="ok" if data else "not_found", flagged=True,
+                     **ids, outcome="ok" if data else "not_found", flagged=True,
                      detail={"reason": body.reason, "alert_id": alert_id})
         return data
 
@@ -197,7 +195,7 @@ def override(request: Request, child_id: ChildId, body: Reason, driver: DriverDe
     except Exception as exc:  # as audited_read does: a failed look is recorded if the trail can take it
         with contextlib.suppress(Exception):
             request.app.state.audit.append(viewer=viewer, action="override", children=[], purpose=purpose,
-                                           request_id=rid, outcome="error", flagged=True,
+                                           **ids, outcome="error", flagged=True,
                                            detail={"reason": body.reason, "error": type(exc).__name__})
         raise
     if data is None:
@@ -213,7 +211,7 @@ def _change_shield(request: Request, child_id: str, body: Reason, driver: Any, d
         outcome = shielding.decide(tx, viewer=viewer, child_id=child_id, shield=on, reason=body.reason)
         audit.append(tx, viewer=viewer, action="shield" if on else "unshield",
                      children=[] if outcome == "not_found" else [child_id], purpose=purpose,
-                     request_id=_request_id(request), outcome=outcome, detail={"reason": body.reason})
+                     **request_ids(request), outcome=outcome, detail={"reason": body.reason})
         return outcome
 
     with driver.session(database=database) as session:

@@ -68,8 +68,10 @@ def test_neo4j_killed_during_a_load_then_the_load_again_matches_a_clean_load(
 
 
 def _audited(driver: Driver, database: str, request_ids: list[str]) -> set[str]:
-    rows, _, _ = driver.execute_query("MATCH (e:AuditEvent) WHERE e.request_id IN $ids RETURN e.request_id AS id",
-                                      ids=request_ids, database_=database)
+    """The client's request ids (kept beside the server's own) that have an audit event."""
+    rows, _, _ = driver.execute_query(
+        "MATCH (e:AuditEvent) WHERE e.client_request_id IN $ids RETURN e.client_request_id AS id",
+        ids=request_ids, database_=database)
     return {r["id"] for r in rows}
 
 
