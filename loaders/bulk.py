@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import numpy as np
 from graph.bulk import GROUPS
 from loaders.csvout import CsvFiles, csv_lines
 from loaders.feeds import FEEDS
-from loaders.generate import DEFAULT_AS_OF, GENERATOR_VERSION, TEXT, Columns, Progress, england
+from loaders.generate import DEFAULT_AS_OF, GENERATOR_VERSION, TEXT, Columns, Part, Progress, england
 from loaders.synth.fmt import quote
 
 MANIFEST = "bulk-manifest.json"
@@ -45,8 +45,18 @@ def write_bulk(
     Raises:
         ValueError: children below 1, or a negative seed.
     """
-    out = Path(out_dir)
     parts = england(children, seed, as_of=as_of, by_region=True, progress=progress)
+    return write_parts(out_dir, parts, {"generator_version": GENERATOR_VERSION, "seed": seed, "children": children,
+                                        "as_of": as_of.isoformat()})
+
+
+def write_parts(out_dir: Path, parts: Iterable[Part], about: dict[str, object]) -> dict[str, int]:
+    """Write the bulk files of these parts' feed tables, then the manifest (``about`` and the rows per file).
+
+    The tables are feed text as the generator writes it (or as a source sends it): each is turned into what
+    graph/ingest.py would write for it.
+    """
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)
     counts = {g.file: 0 for g in GROUPS}
@@ -65,8 +75,7 @@ def write_bulk(
                     counts[file] += _append(files, file, cells)
                 if part.progress is not None:
                     part.progress(spec.filename, 1, 1)
-    manifest = {"format": FORMAT, "generator_version": GENERATOR_VERSION, "seed": seed, "children": children,
-                "as_of": as_of.isoformat(), "rows": counts}
+    manifest = {"format": FORMAT, **about, "rows": counts}
     tmp = out / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out / MANIFEST)
