@@ -15,10 +15,11 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+from pydantic import TypeAdapter, ValidationError
 
 from graph.bulk import GROUPS
 from loaders.csvout import CsvFiles, csv_lines
-from loaders.feeds import FEEDS
+from loaders.feeds import FEEDS, Instant
 from loaders.generate import DEFAULT_AS_OF, GENERATOR_VERSION, TEXT, Columns, Part, Progress, england
 from loaders.synth.fmt import quote
 
@@ -187,7 +188,32 @@ def _plans(c: Columns, _: dict) -> Rows:
 
 
 def _attendances(c: Columns, _: dict) -> Rows:
-    return {"attended.csv": [c["child_id"], c["agency_id"], c["at"], c["reason"]]}
+    return {"attended.csv": [c["child_id"], c["agency_id"], utc_texts(c["at"]), c["reason"]]}
+
+
+_INSTANT = TypeAdapter(Instant)
+
+
+def utc_texts(values: np.ndarray) -> np.ndarray:
+    """Feed times as the importer's UTC text (``2025-10-26T00:30:00Z``): the instants the online loader stores.
+
+    The generator already writes that form (to the second), so its cells pass as they are; any other spelling
+    (another offset, none, a fraction of a second) is read by the online loader's own type (feeds.Instant).
+
+    Raises:
+        ValueError: a cell the online loader would reject as a time.
+    """
+    out = np.asarray(values, dtype=object)
+    odd = [i for i, v in enumerate(out.tolist()) if not (len(v) == 20 and v[-1] == "Z" and v[10] == "T")]
+    if odd:
+        out = out.copy()
+        for i in odd:
+            try:
+                instant = _INSTANT.validate_python(out[i])
+            except ValidationError as exc:
+                raise ValueError(f"attendances: at {out[i]!r}: {exc.errors()[0]['msg']}") from None
+            out[i] = instant.isoformat().replace("+00:00", "Z")
+    return out
 
 
 _TRANSFORMS: dict[str, Callable[[Columns, dict], Rows]] = {
