@@ -7,9 +7,10 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -252,3 +253,30 @@ def test_the_migration_moves_a_stored_graph_to_utc(empty_db: Driver, neo4j_setti
     scanned = alerts.scan(empty_db, database=db, as_of=INSIDE)
     assert (scanned.addressed["repeat_emergency"], scanned.raised["repeat_emergency"]) == (1, 0)
     assert schema.apply(empty_db, database=db) == []
+
+
+def test_an_audit_search_between_uk_times_without_an_offset_finds_the_events(
+        empty_db: Driver, neo4j_settings: GraphSettings, api_client: Any, demo_tokens: Any) -> None:
+    from datetime import timedelta
+
+    from graph import audit
+    from graph.viewer import Role, Viewer
+    from tests.conftest import restore_demo_users
+
+    db = neo4j_settings.database
+    restore_demo_users(empty_db, db)
+    viewer = Viewer(user_id="u-time", role=Role.PRACTITIONER, la_code=BIRMINGHAM)
+    with empty_db.session(database=db) as session:
+        event = session.execute_write(lambda tx: audit.append(tx, viewer=viewer, action="card", children=["T-Z"],
+                                                              purpose="assessment", request_id="req-time"))
+    # The event's time on a UK wall clock, as an auditor would type it: no offset.
+    uk = event.at.astimezone(ZoneInfo("Europe/London")).replace(tzinfo=None, microsecond=0)
+
+    def found(since: datetime, until: datetime) -> list[str]:
+        response = api_client.get("/audit", headers={**demo_tokens["auditor.birmingham"], "X-Purpose": "time"},
+                                  params={"user_id": "u-time", "since": since.isoformat(), "until": until.isoformat()})
+        assert response.status_code == 200, response.text
+        return [e["request_id"] for e in response.json()["events"]]
+
+    assert found(uk - timedelta(minutes=1), uk + timedelta(minutes=1)) == ["req-time"]
+    assert found(uk + timedelta(minutes=1), uk + timedelta(minutes=2)) == []
