@@ -8,11 +8,12 @@ addresses, postcodes, exact dates or real ids of children, carers, practitioners
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from analytics import networks
 from analytics.privacy import pseudonym, suppress_table
+from graph.instants import uk_day
 
 AGE_BANDS = ((0, 4, "0-4"), (5, 10, "5-10"), (11, 15, "11-15"), (16, 17, "16-17"))
 FRAGMENTATION_BANDS = ("none", "some", "high")  # score 0; above 0 up to 0.5; above 0.5
@@ -93,7 +94,8 @@ def _timed(events: list[dict[str, Any]], anchor: date) -> None:
 
 
 def _day(value: Any) -> date:
-    return value.date() if hasattr(value, "date") else value
+    """The UK calendar day of a visit's instant (a visit at 23:30 UTC in summer is on the next UK day)."""
+    return uk_day(value) if isinstance(value, datetime) else value
 
 
 def _lanes(raw: Mapping[str, Any], key: bytes) -> list[dict[str, Any]]:

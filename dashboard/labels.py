@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
+
+UK = ZoneInfo("Europe/London")
 
 AGENCY_KINDS = {
     "school": "School", "gp_practice": "GP practice", "health_visiting": "Health visiting",
@@ -49,7 +52,7 @@ def colour(code: str | None) -> str:
 
 
 def day(value: Any) -> str:
-    """'12 Apr 2015' from an ISO date or date-time; '—' for nothing."""
+    """'12 Apr 2015' from an ISO date, '12 Apr 2015 09:30' from a date-time (on the UK clock); '—' for nothing."""
     if not value:
         return "—"
     try:
@@ -57,7 +60,8 @@ def day(value: Any) -> str:
     except ValueError:
         return str(value)
     if isinstance(parsed, datetime):
-        return parsed.strftime("%d %b %Y %H:%M")
+        # The API gives instants in UTC; a reader in England reads the time on their own clock.
+        return (parsed.astimezone(UK) if parsed.tzinfo else parsed).strftime("%d %b %Y %H:%M")
     return parsed.strftime("%d %b %Y")
 
 

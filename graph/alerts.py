@@ -18,12 +18,13 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as dtime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from neo4j import Driver, ManagedTransaction
 
 from graph.children import native
+from graph.instants import NOW, uk_days, uk_midnight, year_before
 from graph.policy import hidden, holding_authority, household, kin
 from graph.viewer import Viewer
 from graph.workdays import due_dates
@@ -114,20 +115,22 @@ WITH c, 'no_gp' AS kind, coalesce(toString(left_on), 'never') AS fact, addressee
      {plans: plans, age: age, unregistered_since: left_on} AS details
 """ + _RAISE
 
-# Three or more emergency attendances in the year before the scan, from the ATTENDED(at) index. The
-# fact is the attendance that first brought the count in a year to three within that window, so the
-# same run of visits raises one alert however often it is scanned. Addressed to the authority the child
-# lives in (else its holding authority) and the authorities of its plans.
+# Three or more emergency attendances in the year before the scan, from the ATTENDED(at) index: UTC instants
+# between the UK midnights that open the window's first day and close the scan date (graph.instants). The
+# fact is the attendance that first brought the count in a year (on the UK clock) to three within that
+# window, so the same run of visits raises one alert however often it is scanned. Addressed to the authority
+# the child lives in (else its holding authority) and the authorities of its plans.
 REPEAT_EMERGENCY = """
 MATCH (c:Child)-[v:ATTENDED]->(:Agency)
-WHERE v.at > $window_start_at AND v.at <= $as_of_end
+WHERE $window_from <= v.at < $window_until
 WITH c, count(v) AS visits WHERE visits >= $visits
 WITH c, visits, COLLECT { MATCH (c)-[w:ATTENDED]->(e:Agency)
-                          WHERE w.at > $window_start_at - duration({years: 1}) AND w.at <= $as_of_end
+                          WHERE $history_from <= w.at < $window_until
                           RETURN [w.at, e.name] AS seen ORDER BY w.at } AS seen
-WITH c, visits, [x IN seen | x[0]] AS ats, [x IN seen WHERE x[0] > $window_start_at] AS recent
-WITH c, visits, recent, [t IN ats WHERE t > $window_start_at
-                         AND size([u IN ats WHERE u <= t AND u > t - duration({years: 1})]) >= $visits][0] AS crossing
+WITH c, visits, [x IN seen | x[0]] AS ats, [x IN seen WHERE x[0] >= $window_from] AS recent
+WITH c, visits, recent, ats, [t IN ats WHERE t >= $window_from |
+                              [t, datetime({datetime: t, timezone: 'Europe/London'}) - duration({years: 1})]] AS ends
+WITH c, visits, recent, [e IN ends WHERE size([u IN ats WHERE e[1] < u <= e[0]]) >= $visits][0][0] AS crossing
 WITH c, 'repeat_emergency' AS kind, toString(crossing) AS fact,
      {visits: visits, first_at: recent[0][0], last_at: recent[-1][0],
       hospitals: reduce(names = [], x IN recent | CASE WHEN x[1] IN names THEN names ELSE names + x[1] END)} AS details,
@@ -158,13 +161,20 @@ class ScanResult:
 
 
 def scan_params(as_of: date) -> dict[str, Any]:
-    """The parameters every rule takes: the scan date, the windows and the transfer-in due dates."""
+    """The parameters every rule takes: the scan date, the windows and the transfer-in due dates.
+
+    Dates bound the rules on dates; the UK days after window_start up to as_of, as UTC instants, bound those on
+    instants (window_from <= at < window_until), so the window is the same days whatever the season or offset.
+    """
     window_start = as_of - timedelta(days=LOOKBACK_DAYS)
+    window_from, window_until = uk_days(window_start + timedelta(days=1), as_of)
     return {
         "as_of": as_of,
-        "as_of_end": datetime.combine(as_of, dtime.max),
         "window_start": window_start,
-        "window_start_at": datetime.combine(window_start, dtime.max),
+        "window_from": window_from,
+        "window_until": window_until,
+        # Earlier visits that may count towards a crossing inside the window: a year before its first day.
+        "history_from": uk_midnight(year_before(window_start + timedelta(days=1))),
         "due_by": due_dates(window_start, as_of, TRANSFER_IN_WORKING_DAYS),
         "protected_plans": PROTECTED_PLANS,
         "statutory_plans": STATUTORY_PLANS,
@@ -192,7 +202,7 @@ def scan(
     Raises:
         neo4j.exceptions.Neo4jError: a rule failed; the rules before it are kept (each is idempotent).
     """
-    params = {**scan_params(as_of), "raised_at": datetime.now().astimezone(), "scan_id": str(uuid.uuid4())}
+    params = {**scan_params(as_of), "raised_at": datetime.now(UTC), "scan_id": str(uuid.uuid4())}
     result = ScanResult(as_of=as_of)
     for kind in SCAN_KINDS:
         result.addressed[kind] = result.raised[kind] = 0
@@ -243,20 +253,20 @@ RETURN {{open: size([a IN every WHERE a.state = 'open']),
 ONE = _VISIBLE + f"WITH a WHERE a.id = $alert_id RETURN {_ITEM} AS item"
 # Each takes the alert's write lock before reading its state (writing _lock), so of an acknowledgement and a
 # close at once the later sees what the earlier committed: a closed alert is never acknowledged after.
-ACKNOWLEDGE = """
-MATCH (a:Alert {id: $alert_id})
+ACKNOWLEDGE = f"""
+MATCH (a:Alert {{id: $alert_id}})
 SET a._lock = true
 REMOVE a._lock
 WITH a WHERE a.state = 'open'
-SET a.state = 'acknowledged', a.acknowledged_at = datetime(), a.acknowledged_by = $viewer.user_id, a.note = $note
+SET a.state = 'acknowledged', a.acknowledged_at = {NOW}, a.acknowledged_by = $viewer.user_id, a.note = $note
 RETURN count(a) AS changed
 """
-CLOSE = """
-MATCH (a:Alert {id: $alert_id})
+CLOSE = f"""
+MATCH (a:Alert {{id: $alert_id}})
 SET a._lock = true
 REMOVE a._lock
 WITH a WHERE a.state IN ['open', 'acknowledged']
-SET a.state = 'closed', a.closed_at = datetime(), a.closed_by = $viewer.user_id, a.close_note = $note
+SET a.state = 'closed', a.closed_at = {NOW}, a.closed_by = $viewer.user_id, a.close_note = $note
 RETURN count(a) AS changed
 """
 

@@ -16,13 +16,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as dtime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from neo4j import Driver, ManagedTransaction
 
 from graph.alerts import REPEAT_EMERGENCY_VISITS, SCHOOL_AGES, TRANSFER_IN_WORKING_DAYS
 from graph.children import native
+from graph.instants import NOW, uk_days, uk_midnight, year_before
 from graph.policy import hidden, kin, sensitive_visible
 from graph.viewer import Viewer
 from graph.workdays import due_dates
@@ -52,7 +53,7 @@ WITH c, in_england,
      [f IN facts WHERE f.t = 'HAS_PLAN'] AS plans,
      [f IN facts WHERE f.t = 'ENROLLED_AT'] AS schools,
      [f IN facts WHERE f.t = 'REGISTERED_WITH'] AS gps,
-     [f IN facts WHERE f.t = 'ATTENDED' AND f.at >= $earliest | date(f.at)] AS visits,
+     [f IN facts WHERE f.t = 'ATTENDED' AND f.at >= $earliest | f.at] AS visits,
      [f IN facts WHERE f.t = 'INVOLVED_WITH' AND f.agency IS NOT NULL |
       {agency: f.agency[0], la: f.agency[1], since: f.since, until: f.until, lead: f.lead}] AS works
 // A move is a home whose previous home (the latest one before it) is in another authority.
@@ -63,9 +64,9 @@ WITH c, homes, held, plans, schools, gps, visits, works, in_england,
      [s IN steps WHERE s.from IS NOT NULL AND s.from <> s.to | {on: s.on, to: s.to}] AS moves
 UNWIND $dates AS d
 WITH c, d, homes, held, plans, schools, gps, visits, works, in_england, moves,
-     duration.between(c.dob, d).years AS age
+     duration.between(c.dob, d).years AS age, $visit_windows[toString(d)] AS span
 WHERE c.dob <= d AND age < 18
-WITH c, d, age, plans, schools, gps, visits, works, in_england,
+WITH c, d, age, plans, schools, gps, works, in_england, size([v IN visits WHERE span[0] <= v < span[1]]) AS seen,
      [m IN moves WHERE m.on > d - duration({days: $window}) AND m.on <= d | m {.*, due: $due_by[toString(m.on)]}]
        AS recent,
      coalesce(reduce(here = null, h IN homes | CASE WHEN h.since <= d AND (h.until IS NULL OR h.until > d)
@@ -81,7 +82,7 @@ WITH c, d, la, age,
       no_school_roll: in_england AND $min_age <= age <= $max_age
         AND NOT any(s IN schools WHERE s.since <= d AND (s.until IS NULL OR s.until > d)),
       no_gp: in_england AND NOT any(g IN gps WHERE g.since <= d AND (g.until IS NULL OR g.until > d)),
-      repeat_emergency: size([v IN visits WHERE v > d - duration({years: 1}) AND v <= d]) >= $visits,
+      repeat_emergency: seen >= $visits,
       no_lead_professional: NOT any(w IN active WHERE w.lead)
         AND size(reduce(s = [], w IN active | CASE WHEN w.agency IN s THEN s ELSE s + w.agency END)) >= $agencies
      } AS flags
@@ -101,7 +102,7 @@ MATCH (old:PatternCount) WHERE old.date IN $dates DETACH DELETE old
 WITH count(*) AS gone
 UNWIND $rows AS r
 CREATE (p:PatternCount {{id: toString(r.date) + '|' + r.la + '|' + r.cohort}})
-SET p.date = r.date, p.la_code = r.la, p.cohort = r.cohort, p.children = r.children, p.computed_at = datetime(),
+SET p.date = r.date, p.la_code = r.la, p.cohort = r.cohort, p.children = r.children, p.computed_at = {NOW},
     {_SETS}
 """
 _COUNTS = ", ".join(f".{p}" for p in PATTERNS)
@@ -114,10 +115,15 @@ DATES = "MATCH (p:PatternCount) RETURN DISTINCT p.date AS date ORDER BY date"
 
 
 def pattern_params(dates: list[date]) -> dict[str, Any]:
-    """Parameters of the pattern statements for these dates (windows and transfer-in due dates)."""
+    """Parameters of the pattern statements for these dates (windows and transfer-in due dates).
+
+    A date's emergency visits are those of the UK days in the year up to it, as UTC instants from <= at < until
+    (graph.instants), keyed by the date's ISO text.
+    """
     first = min(dates) - timedelta(days=WINDOW_DAYS)
     return {
-        "dates": dates, "earliest": datetime.combine(first - timedelta(days=366), dtime.min), "window": WINDOW_DAYS,
+        "dates": dates, "earliest": uk_midnight(first - timedelta(days=366)), "window": WINDOW_DAYS,
+        "visit_windows": {d.isoformat(): list(uk_days(year_before(d) + timedelta(days=1), d)) for d in dates},
         "due_by": due_dates(first, max(dates), TRANSFER_IN_WORKING_DAYS),
         "plan_cohorts": [c for c in COHORTS if c != "all"],
         "min_age": SCHOOL_AGES[0], "max_age": SCHOOL_AGES[1], "visits": REPEAT_EMERGENCY_VISITS,

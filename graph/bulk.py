@@ -66,8 +66,9 @@ GROUPS: tuple[Group, ...] = (
            "sensitive:boolean", "consent:boolean")),
     Group("has_plan.csv", "relationships", "HAS_PLAN",
           (":START_ID(Child)", ":END_ID(LocalAuthority)", "kind", "since:date", "until:date")),
+    # A UTC instant written with its Z (graph.instants): a zoned DATETIME, as the online loader stores it.
     Group("attended.csv", "relationships", "ATTENDED",
-          (":START_ID(Child)", ":END_ID(Agency)", "at:localdatetime", "reason")),
+          (":START_ID(Child)", ":END_ID(Agency)", "at:datetime", "reason")),
     Group("shielded_by.csv", "relationships", "SHIELDED_BY",
           (":START_ID(Child)", ":END_ID(LocalAuthority)", "since:date", "reason", "by")),
 )

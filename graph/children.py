@@ -8,6 +8,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 from neo4j.time import Date, DateTime, Time
 
+from graph.instants import NOW
 from graph.policy import (
     hidden,
     in_area,
@@ -368,13 +369,13 @@ SCOPE = f"""
 MATCH (c:Child {{id: $child_id}})
 RETURN {hidden('c')} AS hidden, {in_area('c')} AS in_area
 """
-BREAK_GLASS_ALERT = """
-MATCH (c:Child {id: $child_id})
+BREAK_GLASS_ALERT = f"""
+MATCH (c:Child {{id: $child_id}})
 OPTIONAL MATCH (c)-[:SHIELDED_BY]->(la:LocalAuthority)
 WITH c, la, randomUUID() AS id WHERE la IS NOT NULL
-CREATE (:Alert {id: id, key: 'break_glass|' + c.id + '|' + id + '|' + la.code, kind: 'break_glass', state: 'open',
+CREATE (:Alert {{id: id, key: 'break_glass|' + c.id + '|' + id + '|' + la.code, kind: 'break_glass', state: 'open',
                 la_code: la.code, child_id: c.id, user_id: $viewer.user_id, user_role: $viewer.role,
-                user_la_code: $viewer.la_code, reason: $reason, request_id: $request_id, raised_at: datetime()})
+                user_la_code: $viewer.la_code, reason: $reason, request_id: $request_id, raised_at: {NOW}}})
 RETURN id
 """
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
+from graph.instants import utc_cypher
+
 # Every statement takes $rows (dicts with a `line` key) and returns the lines it wrote.
 # MATCH on the referenced nodes drops rows naming something unknown; the loader rejects those.
 
@@ -115,11 +117,13 @@ SET h.until = r.until
 RETURN collect(r.line) AS written
 """
 
-UPSERT_ATTENDANCES = """
+# The visit's instant in UTC, however the caller spelt it (graph.instants): Cypher's = compares offsets too, so
+# the same visit resent with another offset would otherwise MERGE a second time.
+UPSERT_ATTENDANCES = f"""
 UNWIND $rows AS r
-MATCH (c:Child {id: r.child_id})
-MATCH (a:Agency {id: r.agency_id}) WHERE a.kind = 'unscheduled_care'
-MERGE (c)-[v:ATTENDED {at: r.at}]->(a)
+MATCH (c:Child {{id: r.child_id}})
+MATCH (a:Agency {{id: r.agency_id}}) WHERE a.kind = 'unscheduled_care'
+MERGE (c)-[v:ATTENDED {{at: {utc_cypher('r.at')}}}]->(a)
 SET v.reason = r.reason
 RETURN collect(r.line) AS written
 """

@@ -7,6 +7,45 @@ from datetime import datetime, timezone
 
 from neo4j import Driver, ManagedTransaction, RoutingControl
 
+from graph.instants import utc_cypher
+
+# Migration 5's data statements. Each runs in batches of its own transactions (CALL ... IN TRANSACTIONS, which
+# needs the auto-commit transaction apply() gives every statement), so it holds at national scale (tens of
+# millions of visits); a value already in UTC (its text ends in Z) is left alone, so each is safe to run again.
+# A local date-time is read as UK time, the first of the two in the autumn overlap, as the loaders read one.
+ATTENDED_TO_UTC = f"""
+MATCH ()-[r:ATTENDED]->() WHERE r.at IS NOT NULL AND NOT toString(r.at) ENDS WITH 'Z'
+CALL (r) {{ SET r.at = {utc_cypher('r.at')} }} IN TRANSACTIONS OF 10000 ROWS
+"""
+# The same visit sent twice with different offsets was stored twice (Cypher's = compares offsets): now that
+# both are one value, keep one (with one of their reasons, as a resend overwrites the reason online).
+ONE_VISIT_PER_INSTANT = """
+MATCH (c:Child) WHERE COUNT { (c)-[:ATTENDED]->() } > 1
+CALL (c) {
+  MATCH (c)-[r:ATTENDED]->(a:Agency)
+  WITH a, r.at AS at, collect(r) AS same WHERE size(same) > 1
+  UNWIND tail(same) AS extra
+  DELETE extra
+} IN TRANSACTIONS OF 10000 ROWS
+"""
+# An alert's times; and the fact in a repeat-emergency key, the crossing visit's time as text, rewritten as the
+# rule now writes it (the visit's UTC instant), so the next scan finds the alert rather than raising another.
+_ALERT_TIMES = ("raised_at", "acknowledged_at", "closed_at", "first_at", "last_at")
+_OLD_FACT = "CASE WHEN part[2] =~ '.*T.*[Z+-].*' THEN datetime(part[2]) ELSE localdatetime(part[2]) END"
+ALERTS_TO_UTC = f"""
+MATCH (a:Alert)
+WHERE any(k IN {list(_ALERT_TIMES)} WHERE a[k] IS NOT NULL AND NOT toString(a[k]) ENDS WITH 'Z')
+   OR (a.kind = 'repeat_emergency' AND NOT split(a.key, '|')[2] ENDS WITH 'Z')
+CALL (a) {{
+  SET {", ".join(f"a.{k} = {utc_cypher(f'a.{k}')}" for k in _ALERT_TIMES)}
+  WITH a, split(a.key, '|') AS part WHERE a.kind = 'repeat_emergency' AND size(part) = 4
+  WITH a, part, {_OLD_FACT} AS old
+  WITH a, part[0] + '|' + part[1] + '|' + toString({utc_cypher('old')}) + '|' + part[3] AS key
+  WHERE NOT EXISTS {{ MATCH (b:Alert {{key: key}}) }}
+  SET a.key = key
+}} IN TRANSACTIONS OF 10000 ROWS
+"""
+
 # Each migration is a list of statements that are safe to run again (IF NOT EXISTS).
 # Never edit a released migration: add a new one.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -63,6 +102,13 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     5: (
         "MATCH (c:Child)-[s:SHIELDED_BY]->() WHERE c.shield_decided_on IS NULL "
         "WITH c, max(s.since) AS since SET c.shield_decided_on = since",
+    ),
+    # Every instant in UTC (graph.instants): visits stored as local date-times or with a feed's offset, and the
+    # times of alerts, become zoned DATETIMEs at offset Z.
+    6: (
+        ATTENDED_TO_UTC,
+        ONE_VISIT_PER_INSTANT,
+        ALERTS_TO_UTC,
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

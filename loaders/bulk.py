@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 
 import numpy as np
+from pydantic import TypeAdapter, ValidationError
 
 from graph.bulk import GROUPS
 from graph.shielding import FEED_USER
 from loaders.csvout import CsvFiles, csv_lines
-from loaders.feeds import FEEDS
-from loaders.generate import DEFAULT_AS_OF, GENERATOR_VERSION, TEXT, Columns, Progress, england
+from loaders.feeds import FEEDS, Instant
+from loaders.generate import DEFAULT_AS_OF, GENERATOR_VERSION, TEXT, Columns, Part, Progress, england
 from loaders.synth.fmt import quote
 
 MANIFEST = "bulk-manifest.json"
@@ -46,8 +47,18 @@ def write_bulk(
     Raises:
         ValueError: children below 1, or a negative seed.
     """
-    out = Path(out_dir)
     parts = england(children, seed, as_of=as_of, by_region=True, progress=progress)
+    return write_parts(out_dir, parts, {"generator_version": GENERATOR_VERSION, "seed": seed, "children": children,
+                                        "as_of": as_of.isoformat()})
+
+
+def write_parts(out_dir: Path, parts: Iterable[Part], about: dict[str, object]) -> dict[str, int]:
+    """Write the bulk files of these parts' feed tables, then the manifest (``about`` and the rows per file).
+
+    The tables are feed text as the generator writes it (or as a source sends it): each is turned into what
+    graph/ingest.py would write for it.
+    """
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)
     counts = {g.file: 0 for g in GROUPS}
@@ -66,8 +77,7 @@ def write_bulk(
                     counts[file] += _append(files, file, cells)
                 if part.progress is not None:
                     part.progress(spec.filename, 1, 1)
-    manifest = {"format": FORMAT, "generator_version": GENERATOR_VERSION, "seed": seed, "children": children,
-                "as_of": as_of.isoformat(), "rows": counts}
+    manifest = {"format": FORMAT, **about, "rows": counts}
     tmp = out / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out / MANIFEST)
@@ -188,7 +198,32 @@ def _plans(c: Columns, _: dict) -> Rows:
 
 
 def _attendances(c: Columns, _: dict) -> Rows:
-    return {"attended.csv": [c["child_id"], c["agency_id"], c["at"], c["reason"]]}
+    return {"attended.csv": [c["child_id"], c["agency_id"], utc_texts(c["at"]), c["reason"]]}
+
+
+_INSTANT = TypeAdapter(Instant)
+
+
+def utc_texts(values: np.ndarray) -> np.ndarray:
+    """Feed times as the importer's UTC text (``2025-10-26T00:30:00Z``): the instants the online loader stores.
+
+    The generator already writes that form (to the second), so its cells pass as they are; any other spelling
+    (another offset, none, a fraction of a second) is read by the online loader's own type (feeds.Instant).
+
+    Raises:
+        ValueError: a cell the online loader would reject as a time.
+    """
+    out = np.asarray(values, dtype=object)
+    odd = [i for i, v in enumerate(out.tolist()) if not (len(v) == 20 and v[-1] == "Z" and v[10] == "T")]
+    if odd:
+        out = out.copy()
+        for i in odd:
+            try:
+                instant = _INSTANT.validate_python(out[i])
+            except ValidationError as exc:
+                raise ValueError(f"attendances: at {out[i]!r}: {exc.errors()[0]['msg']}") from None
+            out[i] = instant.isoformat().replace("+00:00", "Z")
+    return out
 
 
 _TRANSFORMS: dict[str, Callable[[Columns, dict], Rows]] = {

@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from graph.instants import uk_day, uk_today, utc
+
 AGENCY_KINDS = (
     "school",
     "gp_practice",
@@ -58,7 +60,7 @@ def _one_line(value: str) -> str:
 
 
 def _not_future(value: date) -> date:
-    if value > date.today():
+    if value > uk_today():
         raise ValueError("date is in the future")
     return value
 
@@ -152,7 +154,7 @@ class ChildRow(Feed):
 
     @model_validator(mode="after")
     def _age(self) -> ChildRow:
-        if (date.today() - self.dob).days > 366 * 26:
+        if (uk_today() - self.dob).days > 366 * 26:
             raise ValueError("dob makes the child older than 25")
         return self
 
@@ -208,16 +210,21 @@ class PlanRow(_Period):
     kind: Literal[PLAN_KINDS]  # type: ignore[valid-type]
 
 
+# A time as the graph keeps it: the instant in UTC, whatever offset the feed used; no offset is UK time
+# (graph.instants says why, and how the hour that happens twice each October is read).
+Instant = Annotated[datetime, AfterValidator(_storable_offset), AfterValidator(utc)]
+
+
 class AttendanceRow(Feed):
     child_id: Id
     agency_id: Id
-    at: Annotated[datetime, AfterValidator(_storable_offset)]
+    at: Instant
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
                       AfterValidator(_one_line)]
 
     @model_validator(mode="after")
     def _not_future(self) -> AttendanceRow:
-        if self.at.date() > date.today():
+        if uk_day(self.at) > uk_today():
             raise ValueError("at is in the future")
         return self
 

@@ -23,7 +23,7 @@ from loaders.synth.fmt import ids as serial_ids
 
 # Fixed, so a seed gives the same files whatever today's date is.
 DEFAULT_AS_OF = date(2026, 10, 31)
-GENERATOR_VERSION = "1.1.0"  # 1.1: carers have periods (since, until)
+GENERATOR_VERSION = "1.2.0"  # 1.1: carers have periods (since, until); 1.2: attendance times are UTC instants with Z
 MANIFEST = "manifest.json"
 
 Progress = Callable[[str, int, int], None]
@@ -243,7 +243,8 @@ def _build(
     step("attendances")
     visits = casework.attendances(pop, res, plans, today, last_day, rng["attendances"])
     ae = svc.agency(services.TYPE["unscheduled_care"], visits.la, rng["attendances"].random(len(visits.la)))
-    # One visit per child, department and minute (the feed's key).
+    # One visit per child, department and minute (the feed's key). UTC minutes: 01:30 in the spring gap and
+    # 02:30 BST are one instant.
     first_visit = np.unique(np.stack([visits.child, ae, visits.minute]), axis=1, return_index=True)[1]
 
     step("shielding")
@@ -286,7 +287,7 @@ def _build(
                           "la_code": geo.codes[plans.la], "kind": kinds[plans.kind]},
         "attendances": lambda: {
             "child_id": child_id[visits.child[first_visit]], "agency_id": agency_id[ae[first_visit]],
-            "at": dates.datetimes(visits.minute[first_visit]), "reason": visits.reason[first_visit],
+            "at": dates.instants(visits.minute[first_visit]), "reason": visits.reason[first_visit],
         },
         "shielding": lambda: {
             "child_id": child_id[shield.child], "shielded": bools(shield.shielded),

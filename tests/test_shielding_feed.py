@@ -192,6 +192,6 @@ def test_a_shield_made_before_decisions_were_dated_is_dated_by_the_migration(hou
     assert _load(driver, household, _feed(tmp_path / "a", f"C1,true,{BIRMINGHAM},2025-05-05,refuge")) == {}
     driver.execute_query("MATCH (c:Child) REMOVE c.shield_decided_on WITH count(*) AS n "
                          "MATCH (m:SchemaMeta {id: 'schema'}) SET m.version = 4", database_=household)
-    assert schema.apply(driver, database=household) == [5]
+    assert schema.apply(driver, database=household) == [v for v in sorted(schema.MIGRATIONS) if v > 4]
     rejected = _load(driver, household, _feed(tmp_path / "b", f"C1,false,{BIRMINGHAM},2025-05-04,review"))
     assert rejected == {2: "decided_on 2025-05-04 is older than the decision already recorded on 2025-05-05"}

@@ -12,6 +12,7 @@ from pydantic import AfterValidator
 from api import links
 from api.deps import DriverDep, GraphSettingsDep, request_ids, require_roles
 from graph import audit
+from graph.instants import utc
 from graph.policy import AUDIT_ROLES
 from graph.viewer import Viewer
 
@@ -21,11 +22,14 @@ Key = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-
 
 
 def _storable(value: datetime | None) -> datetime | None:
-    """Neo4j takes UTC offsets of at most 18 hours (as ISO 8601 does); a larger one failed inside the query."""
-    offset = value.utcoffset() if value is not None else None
+    """The instant in UTC, as the trail holds it: one with no offset is UK time (graph.instants; compared with a
+    stored instant it would otherwise match nothing). Offsets are at most 18 hours, as ISO 8601 and Neo4j allow."""
+    if value is None:
+        return None
+    offset = value.utcoffset()
     if offset is not None and abs(offset) > timedelta(hours=18):
         raise ValueError("the UTC offset must be between -18:00 and +18:00")
-    return value
+    return utc(value)
 
 
 Instant = Annotated[datetime | None, AfterValidator(_storable), Query()]

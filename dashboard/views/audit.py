@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import streamlit as st
 
@@ -65,11 +65,11 @@ def audit_page() -> None:
 
 
 def _instant(day: str, *, next_day: bool = False) -> str:
-    """Midnight UTC at the start of a day (or of the day after), as the API's date-time."""
+    """Midnight on the UK clock at the start of a day (or of the day after), as the API's date-time."""
     if not day:
         return ""
-    start = datetime.combine(date.fromisoformat(day), time(0), tzinfo=UTC)
-    return (start + timedelta(days=1) if next_day else start).isoformat()
+    start = date.fromisoformat(day) + timedelta(days=1 if next_day else 0)
+    return datetime.combine(start, time(0), tzinfo=labels.UK).isoformat()
 
 
 def verify_page() -> None:

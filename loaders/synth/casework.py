@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from loaders.synth import rates
-from loaders.synth.fmt import OPEN
+from loaders.synth.fmt import OPEN, uk_clock_to_utc
 from loaders.synth.people import ACTIVE, Population, quota
 from loaders.synth.places import AddressBook, Geo, Homes, Residences, elsewhere
 
@@ -184,12 +184,14 @@ _REASONS = (
     ("allergic reaction", 0.04), ("burn or scald", 0.02), ("poisoning", 0.02), ("seizure", 0.02),
     ("self-harm", 0.02), ("mental health crisis", 0.02), ("alcohol or drug intoxication", 0.02),
 )
-# Arrivals by hour of day (assumption: a late-afternoon and evening peak).
+# Arrivals by hour of the UK clock (assumption: a late-afternoon and evening peak).
 _HOURS = np.array([1, 1, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 6, 6, 7, 8, 9, 9, 9, 8, 6, 4, 3, 2], dtype=float)
 
 
 @dataclass
 class Attendances:
+    """Visits: the child, the authority it lived in that day, the arrival (UTC minutes since the epoch), why."""
+
     child: np.ndarray
     la: np.ndarray
     minute: np.ndarray
@@ -214,7 +216,7 @@ def attendances(pop: Population, res: Residences, plans: Plans, as_of: int, last
     keep = day <= last
     child, day = child[keep], day[keep]
     hour = rng.choice(24, size=len(child), p=_HOURS / _HOURS.sum())
-    minute = day * 1440 + hour * 60 + rng.integers(0, 60, len(child))
+    minute = uk_clock_to_utc(day * 1440 + hour * 60 + rng.integers(0, 60, len(child)))
     labels = np.array([r for r, _ in _REASONS], dtype=object)
     shares = np.array([s for _, s in _REASONS])
     reason = labels[rng.choice(len(labels), size=len(child), p=shares / shares.sum())]

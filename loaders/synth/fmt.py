@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
+
+from graph.instants import utc
 
 # An open end date ("until" is null): later than any real day, so min/max just work.
 OPEN = 1_000_000
@@ -65,10 +67,23 @@ class Dates:
             raise ValueError("a date falls outside the generator's window (after as_of?)")
         return self.table[np.where(real, days - self.first, len(self.table) - 1)]
 
-    def datetimes(self, minutes: np.ndarray) -> np.ndarray:
-        """Minutes since the epoch as ISO datetimes (YYYY-MM-DDTHH:MM:SS)."""
+    def instants(self, minutes: np.ndarray) -> np.ndarray:
+        """UTC minutes since the epoch as ISO instants with their Z (YYYY-MM-DDTHH:MM:SSZ)."""
         minutes = np.asarray(minutes, dtype=np.int64)
-        return self(minutes // 1440) + self.times[minutes % 1440]
+        return self(minutes // 1440) + self.times[minutes % 1440] + "Z"
+
+
+def uk_clock_to_utc(minutes: np.ndarray) -> np.ndarray:
+    """Minutes since the epoch on the UK wall clock as UTC minutes, read as graph.instants.utc reads them.
+
+    Worked out once per hour present: the UK clock changes only on the hour, so a whole hour shares its offset.
+    """
+    minutes = np.asarray(minutes, dtype=np.int64)
+    hours, where = np.unique(minutes // 60, return_inverse=True)
+    start = datetime(1970, 1, 1)
+    offset = np.array([int(utc(start + timedelta(hours=int(h))).timestamp()) // 60 - int(h) * 60 for h in hours],
+                      dtype=np.int64)
+    return minutes + offset[where.reshape(minutes.shape)]
 
 
 def bools(values: np.ndarray) -> np.ndarray:
