@@ -22,12 +22,14 @@ class Thresholds:
     """Match weights (log2 Bayes factor, prior included) that decide a pair.
 
     At or above ``link``: the same child, linked automatically. From ``review`` up to ``link``: the
-    review queue. Below ``review``: not the same child. Tuned on the synthetic sources (docs/matching.md):
-    at 10 an automatic link has about 1 in 1,000 odds against it before the guards and the exact rules.
+    review queue. Below ``review``: not the same child. Tuned on the synthetic sources at 100,000 children
+    (docs/matching.md): of pairs scored 6 to 7 there, about 1 in 100 were two children (before the
+    guards); below 2 almost none were one child. The weight includes the prior, which falls as the
+    population grows, so retune after a change of scale.
     """
 
-    link: float = 10.0
-    review: float = 4.0
+    link: float = 6.0
+    review: float = 2.0
 
     def __post_init__(self) -> None:
         if not self.review <= self.link:
@@ -260,7 +262,7 @@ def cluster(r: Records, scored: pd.DataFrame, exact: pd.DataFrame, thresholds: T
         w = float(w_all[k])
         if w >= thresholds.link:
             edges.append((w, 2, MODEL, idx[kl_all[k]], idx[kr_all[k]]))
-        else:
+        elif w >= thresholds.review:
             band.append((idx[kl_all[k]], idx[kr_all[k]], w))
     clusters = _Clusters(r)
     joined_by: dict[int, tuple[float, str, int]] = {}

@@ -25,6 +25,7 @@ EVIDENCE_COLUMNS = {
     "sex_norm": ("sex_norm",), "identifiers": ("nhs_valid", "upn_valid"),
 }
 NEW_CHILD = "new_child"
+UNCHANGED = "unchanged"  # a changed record that was its child's only record keeps that child
 NEW_PREFIX = "new:"
 
 
@@ -66,11 +67,13 @@ def _evidence(con: duckdb.DuckDBPyConnection, model: Model, tables: list, review
     """Field-by-field evidence for each review pair, read back from the scored predictions."""
     if review.empty:
         return []
-    wanted = pd.DataFrame({"a": review["record_key"], "b": review["candidate_key"]})
+    wanted = pd.DataFrame({"a": pd.concat([review["record_key"], review["candidate_key"]]),
+                           "b": pd.concat([review["candidate_key"], review["record_key"]])})
     con.register("review_wanted", wanted)
     union = " UNION ALL ".join(f"SELECT * FROM {t.physical_name}" for t in tables)
-    rows = con.execute(f"SELECT p.* FROM ({union}) p JOIN review_wanted w ON (p.record_key_l = w.a AND "
-                       f"p.record_key_r = w.b) OR (p.record_key_l = w.b AND p.record_key_r = w.a)").df()
+    # Both orders are in review_wanted, so one equi-join finds each pair (an OR join would scan them all).
+    rows = con.execute(f"SELECT p.* FROM ({union}) p JOIN review_wanted w ON p.record_key_l = w.a "
+                       "AND p.record_key_r = w.b").df()
     con.unregister("review_wanted")
     by_pair = {}
     for row in rows.to_dict("records"):
@@ -156,32 +159,39 @@ def _decide(r: decide.Records, model: Model, thresholds: decide.Thresholds, scor
     return links, new_children.reset_index(drop=True), refusals, review
 
 
-def resolve(model: Model, *, existing: pd.DataFrame, new: pd.DataFrame,
+def resolve(model: Model, *, existing: pd.DataFrame | Prepared, new: pd.DataFrame,
             thresholds: decide.Thresholds = decide.Thresholds(), con: duckdb.DuckDBPyConnection | None = None,
             ) -> Resolution:
     """Match a day's new or changed records against every record already in the directory and against
     each other, without relinking the existing ones.
 
-    A record in ``new`` whose record_key is already in ``existing`` is a changed record: its old version
-    is set aside and the new one matched afresh. Existing records keep their child_id; two existing
-    children are never merged here (a strong pair between them goes to review). Only the new records
-    get a link row.
+    ``existing`` is the directory's records with their child_id, raw or already prepared (the
+    ``Prepared`` that ``records.prepare`` returned for them: the directory can keep its records
+    normalised, so a daily batch does not prepare millions again). A record in ``new`` whose record_key
+    is already in ``existing`` is a changed record: its old version is set aside and the new one
+    matched afresh. Existing records keep their child_id; two existing children are never merged here
+    (a strong pair between them goes to review). Only the new records get a link row. A changed record
+    that was its child's only record, and matches nothing else, keeps its child (method 'unchanged').
 
     Raises:
         RecordError: a batch is unreadable, or an existing record has no child_id.
     """
     decided_at = _now()
     fresh = prepare(new)
-    old = prepare(existing)
+    old = existing if isinstance(existing, Prepared) else prepare(existing)
     if (old.records["child_id"] == "").any():
         key = old.records.loc[old.records["child_id"] == "", "record_key"].iloc[0]
         raise RecordError(f"existing record {key!r} has no child_id")
-    kept = old.records[~old.records["record_key"].isin(fresh.records["record_key"])].reset_index(drop=True)
+    changed = old.records["record_key"].isin(fresh.records["record_key"])
+    kept = old.records[~changed]
+    # A changed record that was its child's only record has nothing left to match: it keeps its child.
+    only = old.records[changed & ~old.records["child_id"].isin(kept["child_id"])]
+    keeps_child = dict(zip(only["record_key"], only["child_id"]))
     batch = fresh.records.assign(child_id="")
-    con = con or connect()
-    db = DuckDBAPI(con)
     if batch.empty:
         return _empty(model, decided_at, fresh)
+    con = con or connect()
+    db = DuckDBAPI(con)
     new_sdf = _register(db, con, "new_records", batch)
     tables = []
     if len(kept):
@@ -198,18 +208,29 @@ def resolve(model: Model, *, existing: pd.DataFrame, new: pd.DataFrame,
         tables.append(link.inference.predict_between(new_sdf, old_sdf, threshold_match_weight=thresholds.review,
                                                      warning_mode="never"))
     scored = pd.concat([_pairs(con, t) for t in tables], ignore_index=True)
-    everyone = pd.concat([kept, batch], ignore_index=True)
+    # Only the children the batch touches matter: those with a record scored against it or sharing an
+    # NHS number or UPN with it, with all their records (the guards look at whole children).
+    shares_id = kept["nhs_valid"].isin(batch["nhs_valid"].dropna()) | kept["upn_valid"].isin(batch["upn_valid"].dropna())
+    touched = set(kept.loc[shares_id | kept["record_key"].isin(scored["key_l"]) | kept["record_key"].isin(scored["key_r"]),
+                           "child_id"])
+    involved = kept[kept["child_id"].isin(touched)]
+    everyone = pd.concat([involved, batch], ignore_index=True)
     exact = decide.exact_pairs(everyone)
     keys_new = set(batch["record_key"])
     # Exact pairs among existing records were decided before; only those touching the batch matter.
     exact = exact[exact["key_l"].isin(keys_new) | exact["key_r"].isin(keys_new)]
     r = decide.Records.of(everyone)
-    decide_for = np.arange(len(kept), len(everyone))
+    decide_for = np.arange(len(involved), len(everyone))
     links, new_children, refusals, review = _decide(r, model, thresholds, scored, exact, decide_for, decided_at)
+    if keeps_child:
+        size = links.groupby("child_id")["record_key"].transform("size")
+        alone = links["new_child"] & (size == 1) & links["record_key"].isin(keeps_child)
+        links.loc[alone, "child_id"] = links.loc[alone, "record_key"].map(keeps_child)
+        links.loc[alone, ["new_child", "method"]] = [False, UNCHANGED]
+        new_children = new_children[~new_children["record_key"].isin(links.loc[alone, "record_key"])]
     review["evidence"] = _evidence(con, model, tables, review)
-    return Resolution(links=links, review=review, new_children=new_children, refusals=refusals,
-                      rejected=pd.concat([old.rejected, fresh.rejected], ignore_index=True),
-                      model_version=model.version, decided_at=decided_at)
+    return Resolution(links=links, review=review, new_children=new_children.reset_index(drop=True),
+                      refusals=refusals, rejected=fresh.rejected, model_version=model.version, decided_at=decided_at)
 
 
 def relink(model: Model, *, records: pd.DataFrame, thresholds: decide.Thresholds = decide.Thresholds(),

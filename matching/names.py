@@ -16,7 +16,7 @@ UK_VARIANTS = (
     ("alfie", "alfred"), ("evie", "eve"), ("evie", "evelyn"), ("maisie", "margaret"), ("izzy", "isabella"),
     ("izzy", "isabelle"), ("bella", "isabella"), ("issy", "isabel"), ("ellie", "eleanor"), ("ellie", "elena"),
     ("lily", "lilian"), ("freddie", "frederick"), ("freddie", "alfred"), ("archie", "archibald"),
-    ("teddy", "edward"), ("ted", "edward"), ("theo", "theodore"), ("ollie", "oliver"), ("harry", "henry"),
+    ("teddy", "edward"), ("ted", "edward"), ("theo", "theodore"), ("ollie", "oliver"), ("olly", "oliver"), ("harry", "henry"),
     ("jim", "james"), ("jamie", "james"), ("kit", "christopher"), ("zac", "zachary"), ("zach", "zachary"),
     ("seb", "sebastian"), ("max", "maximilian"), ("alex", "alexander"), ("alex", "alexandra"),
     ("sasha", "alexandra"), ("millie", "amelia"), ("milly", "amelia"), ("lottie", "charlotte"),

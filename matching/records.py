@@ -107,12 +107,18 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column].fillna("").astype(str).str.strip().astype(object)
 
 
-def _other_names(value: object) -> list[str]:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [str(v) for v in value if v is not None and str(v).strip()]
-    return [part for part in str(value).split(";") if part.strip()]
+def _other_names(column: pd.Series) -> pd.Series:
+    """Other names as lists: a list cell as it is, a text cell split at ';'."""
+    def one(value: object) -> list[str]:
+        if isinstance(value, (list, tuple, np.ndarray)):
+            return [str(v).strip() for v in value if v is not None and str(v).strip()]
+        if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
+            return []
+        return [part.strip() for part in str(value).split(";") if part.strip()]
+
+    if column.map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
+        return column.map(one)
+    return _by_unique(column.fillna("").astype(str), one)
 
 
 def _by_unique(values: pd.Series, fn) -> pd.Series:
@@ -156,19 +162,20 @@ def prepare(batch: pd.DataFrame, *, today: date | None = None) -> Prepared:
     if len(dupes):
         raise RecordError(f"person records: record_key {dupes.iloc[0]!r} appears more than once")
     out = pd.DataFrame({c: _text(frame, c) for c in COLUMNS if c != "other_names"})
-    out["other_names"] = frame["other_names"].map(_other_names)
+    out["other_names"] = _other_names(frame["other_names"])
     out["child_id"] = _text(frame, "child_id")
 
     out["given"] = _by_unique(out["given_name"], lambda v: (names.tokens(v) or [""])[0])
     out["family"] = _by_unique(out["family_name"], names.fold)
     out["given_relatives"] = _by_unique(out["given"], lambda v: sorted(names.relatives(v)))
-    other_tokens = out["other_names"].map(lambda ns: [t for n in ns for t in names.tokens(n)])
-    own = (out["given_name"] + " " + out["family_name"]).map(names.tokens)
-    out["name_tokens"] = [sorted(set(a + b)) for a, b in zip(own, other_tokens)]
+    joined = out["other_names"].map(";".join)
+    other_tokens = _by_unique(joined, lambda v: [t for n in v.split(";") for t in names.tokens(n)])
+    own = _by_unique(out["given_name"] + " " + out["family_name"], names.tokens)
+    out["name_tokens"] = [sorted(set(a + b)) if b else sorted(set(a)) for a, b in zip(own, other_tokens)]
     # Family names seen: the parts of this one and the last word of each other name it carries.
     fam_parts = _by_unique(out["family_name"], names.tokens)
-    other_family = out["other_names"].map(lambda ns: [t for n in ns for t in names.tokens(n)[-1:]])
-    out["family_names"] = [sorted(set(a + b)) for a, b in zip(fam_parts, other_family)]
+    other_family = _by_unique(joined, lambda v: [t for n in v.split(";") for t in names.tokens(n)[-1:]])
+    out["family_names"] = [sorted(set(a + b)) if b else sorted(set(a)) for a, b in zip(fam_parts, other_family)]
 
     out["dob_str"], dob_reason = _dob(out["dob"], today or date.today())
     sex = out["sex"].str.lower()
