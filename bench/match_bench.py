@@ -122,8 +122,9 @@ def run(children: int, seed: int, threads: int, memory: str, thresholds: Thresho
         "model_version": model.version,
         "thresholds": {"link": thresholds.link, "review": thresholds.review},
         "seconds": {k: round(v, 1) for k, v in times.items()},
-        "end_to_end_seconds": round(sum(times[k] for k in ("generate_sources", "prepare", "train",
-                                                           "initial_load_relink")), 1),
+        # Linking end to end: the records arrive (generating them is not part of it), are prepared, the
+        # model is trained on them and every record is linked.
+        "end_to_end_seconds": round(sum(times[k] for k in ("prepare", "train", "initial_load_relink")), 1),
         "peak_rss_gib": _peak_gib(),
         "first_load": first_acc,
         "after_daily_batch": daily_acc,

@@ -34,7 +34,8 @@ class Resolution:
     """What matching decided for a batch.
 
     links: one row per record decided (record_key, child_id, new_child, weight, probability, method
-        'exact_nhs'|'exact_upn'|'model'|'new_child', matched_record_key, model_version, decided_at).
+        'exact_nhs'|'exact_upn'|'model'|'new_child'|'unchanged', matched_record_key, model_version,
+        decided_at).
         ``child_id`` is an existing child's id, or for a new child its group key "new:<record_key>".
     review: pairs for a person (record_key, child_id, candidate_key, candidate_child_id, weight,
         probability, reason, prior_weight, evidence: a list of {comparison, value_l, value_r, level,

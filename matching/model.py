@@ -175,12 +175,38 @@ def linker(records: pd.DataFrame | pa.Table, model: Model | SettingsCreator | di
     """A Linker over prepared records registered with ``db`` (DuckDB or Spark)."""
     table = as_table(records) if isinstance(records, pd.DataFrame) else records
     if type(db).__name__ == "SparkAPI":
-        table = db.spark.createDataFrame(table.to_pandas())
+        from pyspark.sql.types import ArrayType, StringType, StructField, StructType
+
+        schema = StructType([StructField(f.name, ArrayType(StringType()) if f.name in ARRAY_COLUMNS else StringType())
+                             for f in table.schema])
+        table = db.spark.createDataFrame(table.to_pandas(), schema=schema)
     frame = db.register(table, table_name=name)
     spec = model.settings if isinstance(model, Model) else model
     if isinstance(spec, dict):
         spec = json.loads(json.dumps(spec))  # the Linker may annotate the dict it is given
+        if type(db).__name__ == "SparkAPI":
+            spec = for_spark(spec)
     return Linker(frame, spec, log_level=SPLINK_LOG_LEVEL)
+
+
+def for_spark(spec: dict[str, Any]) -> dict[str, Any]:
+    """A trained model's settings for Spark: the same comparisons written in Spark SQL (Splink's creators
+    render each dialect), with the trained prior and m and u values copied level by level.
+
+    Raises:
+        ValueError: the saved model's comparisons are not the ones this code defines (retrain it).
+    """
+    out = settings().get_settings("spark").as_dict()
+    out["probability_two_random_records_match"] = spec["probability_two_random_records_match"]
+    if [len(c["comparison_levels"]) for c in out["comparisons"]] != \
+            [len(c["comparison_levels"]) for c in spec["comparisons"]]:
+        raise ValueError("the saved model's comparisons differ from matching.model's: retrain it")
+    for new, old in zip(out["comparisons"], spec["comparisons"]):
+        for level_new, level_old in zip(new["comparison_levels"], old["comparison_levels"]):
+            for key in ("m_probability", "u_probability"):
+                if key in level_old:
+                    level_new[key] = level_old[key]
+    return out
 
 
 def train(records: pd.DataFrame, *, con: duckdb.DuckDBPyConnection | None = None, seed: int = TRAIN_SEED) -> Model:
