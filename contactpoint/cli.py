@@ -21,6 +21,7 @@ from contactpoint.audit_cli import audit_app
 from contactpoint.bulk_cli import bulk_load
 from contactpoint.common import console, database, demo_users, fail
 from contactpoint.dashboard_cli import dashboard_app
+from contactpoint.match_cli import match_app
 from contactpoint.dashboard_cli import start as dashboard_start
 from contactpoint.dashboard_cli import stop as dashboard_stop
 from contactpoint.users_cli import users_app
@@ -39,6 +40,7 @@ app.add_typer(api_app, name="api")
 app.add_typer(dashboard_app, name="dashboard")
 app.command("bulk-load")(bulk_load)
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(match_app, name="match")
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000
