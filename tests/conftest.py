@@ -86,7 +86,8 @@ def api_client(neo4j_settings: GraphSettings) -> Iterator[object]:
     from api.app import create_app
     from api.config import ApiSettings
 
-    app = create_app(neo4j_settings, ApiSettings(demo_mode=True))
+    # Tokens signed in once per session must outlive the session: the longest lifetime the API allows.
+    app = create_app(neo4j_settings, ApiSettings(demo_mode=True, token_minutes=240))
     with TestClient(app) as client:
         yield client
 
