@@ -175,8 +175,9 @@ def _bar() -> Progress:
     )
 
 
-def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Path | None, batch_size: int) -> LoadReport:
-    """Load a folder with a progress bar (rows/s) and print the summary."""
+def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Path | None, batch_size: int,
+             as_of: date | None = None) -> LoadReport:
+    """Load a folder with a progress bar (rows/s) and print the summary (`as_of`: the day attendances alert as of)."""
     with Progress(
         TextColumn("{task.description:<18}"),
         BarColumn(),
@@ -195,7 +196,7 @@ def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Pat
             bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} rows/s")
 
         report = load_dir(driver, folder, database=settings.database, rejects_path=rejects,
-                          batch_size=batch_size, progress=progress)
+                          batch_size=batch_size, progress=progress, as_of=as_of)
     table = Table(title=f"Loaded {folder}")
     for col in ("feed", "read", "loaded", "rejected", "seconds", "rows/s"):
         table.add_column(col, justify="left" if col == "feed" else "right")
@@ -211,6 +212,12 @@ def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Pat
     if report.rejected:
         console.print(f"[yellow]{report.rejected:,} rows rejected[/]; each with its file, line and reason in "
                       f"{report.rejects_path}", highlight=False)
+    if report.alerts:
+        console.print(f"{report.alerts:,} emergency attendances of protected children alerted their authority as "
+                      "they were loaded.", highlight=False)
+    if report.kept:
+        console.print(f"{report.kept:,} involvement rows met an involvement a practitioner recorded, or a lead "
+                      "professional chosen in the directory, and did not change it (docs/feeds.md).", highlight=False)
     return report
 
 
@@ -219,7 +226,8 @@ def load(
     folder: Annotated[Path, typer.Argument(help="Folder of feed CSVs (see docs/feeds.md).")],
     rejects: Annotated[Path | None, typer.Option(help="Rejects file (default FOLDER/rejects.csv).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 5000,
-    as_of: Annotated[str | None, typer.Option(help="Date of the alert scan after the load (default today).")] = None,
+    as_of: Annotated[str | None, typer.Option(help="Date alerts are raised as of: the emergency attendances' as "
+                                                   "they load, and the scan after the load (default today).")] = None,
     scan: Annotated[bool, typer.Option(help="Scan for alerts after the load (skip it when loading several "
                                             "folders in a row, then run 'contactpoint alerts scan').")] = True,
 ) -> None:
@@ -228,7 +236,7 @@ def load(
     settings = get_settings()
     with database(settings) as driver:
         try:
-            report = run_load(driver, settings, folder, rejects, batch_size)
+            report = run_load(driver, settings, folder, rejects, batch_size, day)
         except FeedError as exc:
             fail(str(exc))
         except OSError as exc:
@@ -266,10 +274,10 @@ def seed(
     else:
         generate(out=feeds, children=children, seed=seed, as_of=None, by_region=False)
     console.rule("Load")
+    as_of = date.fromisoformat(json.loads(manifest.read_text())["as_of"])
     with database(settings) as driver:
-        run_load(driver, settings, feeds, None, 5000)
+        run_load(driver, settings, feeds, None, 5000, as_of)
         console.rule("Alerts")
-        as_of = date.fromisoformat(json.loads(manifest.read_text())["as_of"])
         console.print(f"Scanning for alerts as of {as_of.isoformat()}, the date the synthetic England was made for.")
         run_scan(driver, settings, as_of)
         console.rule("What is there")

@@ -67,8 +67,15 @@ def user_event(actor: audit.Actor, action: str, *, request_id: str, **detail: An
                               detail=detail)
 
 
+# The agency each demo role works for in its authority: practitioners a school, safeguarding leads children's
+# social care, emergency-department clinicians an emergency department.
+DEMO_AGENCY_KINDS = {Role.PRACTITIONER: "school", Role.SAFEGUARDING_LEAD: "social_care",
+                     Role.ED_CLINICIAN: "unscheduled_care"}
+
+
 def demo_users(driver: Driver, settings: GraphSettings) -> None:
-    """The demo users, practitioners employed by a school of their authority; each one created is audited."""
+    """The demo users, employed by an agency of their authority where their role works for one
+    (DEMO_AGENCY_KINDS); each one created is audited."""
     actor, run = operator(), str(uuid.uuid4())
     by_name = {u.username: u for u in users.DEMO_USERS}
 
@@ -83,7 +90,8 @@ def demo_users(driver: Driver, settings: GraphSettings) -> None:
 
     with driver.session(database=settings.database) as session:
         agencies = {
-            u.username: session.execute_read(lambda tx, la=u.la_code: users.first_agency(tx, la_code=la, kind="school"))
-            for u in users.DEMO_USERS if u.role is Role.PRACTITIONER
+            u.username: session.execute_read(lambda tx, la=u.la_code, kind=DEMO_AGENCY_KINDS[u.role]:
+                                             users.first_agency(tx, la_code=la, kind=kind))
+            for u in users.DEMO_USERS if u.role in DEMO_AGENCY_KINDS
         }
         session.execute_write(ensure, agencies)

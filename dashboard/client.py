@@ -108,6 +108,10 @@ class ApiClient:
         """POST a JSON body."""
         return self._send("POST", path, purpose=purpose, json=json or {})
 
+    def put(self, path: str, *, purpose: str | None = None, json: dict[str, Any] | None = None) -> Any:
+        """PUT a JSON body (setting the lead professional)."""
+        return self._send("PUT", path, purpose=purpose, json=json or {})
+
     def delete(self, path: str, *, purpose: str | None = None, json: dict[str, Any] | None = None) -> Any:
         """DELETE with a JSON body (lifting a shield carries its reason)."""
         return self._send("DELETE", path, purpose=purpose, json=json or {})

@@ -30,6 +30,8 @@ ALERT_KINDS = {
     "no_school_roll": "On no school roll", "no_gp": "Registered with no GP",
     "repeat_emergency": "Repeat emergency visits",
     "break_glass": "Shielded record opened by break-glass",
+    "emergency_attendance": "Emergency visit of a protected child",
+    "flag_viewed": "Protection flag viewed in emergency care",
 }
 PATTERNS = {
     "moved_authority": "Moved authority", "transfer_gap": "Nothing recorded after a move",

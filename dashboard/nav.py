@@ -55,6 +55,8 @@ PAGES: tuple[PageSpec, ...] = (
              "dashboard.views.reviewer:cases_page"),
     PageSpec("measures", "Network measures", ":material/share:", "Analytics", roles.REVIEWERS,
              "dashboard.views.reviewer:measures_page"),
+    PageSpec("flag", "Protection flag", ":material/emergency:", "Emergency care", roles.CLINICIANS,
+             "dashboard.views.flag:flag_page"),
 )
 BY_KEY = {spec.key: spec for spec in PAGES}
 

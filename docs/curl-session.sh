@@ -19,6 +19,9 @@ echo "-- a shielded record: identity and the holding team's contact only"
 curl -s "$API/children/C00008213" -H "Authorization: Bearer $T" -H "X-Purpose: health visit" | show
 echo "-- no stated purpose: 400"
 curl -s "$API/children/C00008210" -H "Authorization: Bearer $T" | show
+echo "-- I am working with this child (on the card at once; a second time, 409)"
+curl -s -X POST "$API/children/C00008210/involvements" -H "Authorization: Bearer $T" \
+     -H "X-Purpose: school nurse drop-in" -H "Content-Type: application/json" -d '{"service": "school_nursing"}' | show
 
 echo "== safeguarding lead (Birmingham): network, moves, last accesses, break-glass"
 T=$(signin safeguarding_lead.birmingham birmingham-safeguarding-lead-demo)
@@ -26,6 +29,11 @@ H=(-H "Authorization: Bearer $T" -H "X-Purpose: strategy discussion")
 curl -s "$API/children/C00008210/network?depth=2" "${H[@]}" | show
 curl -s "$API/children/C00008210/moves" "${H[@]}" | show
 curl -s "$API/children/C00008210/accesses" "${H[@]}" | show
+echo "-- the lead professional: the practitioner who just said they work with the child"
+ME=$(curl -s "$API/children/C00008210" "${H[@]}" |
+     python3 -c 'import json, sys; print([s for s in json.load(sys.stdin)["services"] if s["self_recorded"]][0]["practitioner"]["id"])')
+curl -s -X PUT "$API/children/C00008210/lead" "${H[@]}" -H "Content-Type: application/json" \
+     -d "{\"practitioner_id\": \"$ME\", \"service\": \"school_nursing\"}" | show
 curl -s -X POST "$API/children/C00008213/override" "${H[@]}" -H "Content-Type: application/json" \
      -d '{"reason": "child presented injured at A&E"}' | show
 echo "-- the alert inbox: children lost between areas, off the registers, in and out of A&E"
@@ -56,3 +64,10 @@ echo "== auditor: who looked at what, and is the trail intact"
 T=$(signin auditor.birmingham birmingham-auditor-demo)
 curl -s "$API/audit?child_id=C00008213&limit=5" -H "Authorization: Bearer $T" | show
 curl -s "$API/audit/verify" -H "Authorization: Bearer $T" | show
+
+echo "== emergency department clinician (Birmingham): the protection flag of a child on a CP plan, and nothing else"
+T=$(signin ed_clinician.birmingham birmingham-ed-clinician-demo)
+H=(-H "Authorization: Bearer $T" -H "X-Purpose: child attending the emergency department")
+curl -s "$API/flags?nhs_number=9900148460" "${H[@]}" | show
+echo "-- the contacts card: 403"
+curl -s "$API/children/C00008210" "${H[@]}" | show

@@ -24,14 +24,16 @@ from typing import Any
 from neo4j import Driver, ManagedTransaction
 
 from graph.children import native
-from graph.instants import NOW, uk_days, uk_midnight, year_before
+from graph.instants import NOW, UK, uk_days, uk_midnight, utc_cypher, year_before
 from graph.policy import hidden, holding_authority, household, kin
 from graph.viewer import Viewer
 from graph.workdays import due_dates
 
-SCAN_KINDS = ("protected_move", "transfer_in_overdue", "no_school_roll", "no_gp", "repeat_emergency")
-# Break-glass alerts are raised by the override route; misuse alerts by the audit writer (graph/misuse.py).
-KINDS = (*SCAN_KINDS, "break_glass", "misuse")
+SCAN_KINDS = ("protected_move", "transfer_in_overdue", "no_school_roll", "no_gp", "repeat_emergency",
+              "emergency_attendance")
+# Break-glass alerts are raised by the override route; misuse alerts by the audit writer (graph/misuse.py);
+# flag_viewed by the emergency flag route (graph/flags.py).
+KINDS = (*SCAN_KINDS, "break_glass", "misuse", "flag_viewed")
 LOOKBACK_DAYS = 365  # moves and emergency attendances count over the year before the scan date
 TRANSFER_IN_WORKING_DAYS = 15  # Working Together: a transfer-in conference within 15 working days
 REPEAT_EMERGENCY_VISITS = 3
@@ -59,6 +61,7 @@ MERGE (a:Alert {{key: kind + '|' + c.id + '|' + fact + '|' + la.code}})
                 a.raised_at = $raised_at, a.as_of = $as_of, a.scan_id = $scan_id, a += details
 RETURN kind, count(a) AS addressed, count(CASE WHEN a.scan_id = $scan_id THEN 1 END) AS raised
 """
+RAISE_TAIL = _RAISE  # the same tail for alerts raised outside the scan (graph/flags.py)
 
 # A child on a CP plan or looked after on the day it moved to an address in another authority, in the
 # year before the scan; when the 15th working day after the move has passed with no involvement or plan
@@ -142,8 +145,30 @@ WITH c, 'repeat_emergency' AS kind, toString(crossing) AS fact,
                  RETURN r } AS addressees
 """ + _RAISE
 
+# Every emergency attendance, in the year before the scan, of a child on a CP plan or looked after on the
+# attendance's UK day (CP-IS: the responsible authority hears of each visit, not only of the third). The fact is
+# the attendance's UTC instant; addressed to the authorities responsible for those plans. The loader raises the
+# same alerts as each batch of attendances is written (ATTENDANCES_LOADED), so they do not wait for a scan.
+_PROTECTED_ATTENDANCE = """
+WITH c, v, e, date(datetime({datetime: v.at, timezone: 'Europe/London'})) AS day
+MATCH (c)-[h:HAS_PLAN]->(resp:LocalAuthority)
+WHERE h.kind IN $protected_plans AND h.since <= day AND (h.until IS NULL OR h.until >= day)
+WITH c, v, e, collect(DISTINCT h.kind) AS plans, collect(DISTINCT resp) AS addressees
+WITH c, 'emergency_attendance' AS kind, toString(v.at) AS fact, addressees,
+     {attended_at: v.at, hospital: e.name, plans: plans} AS details
+""" + _RAISE
+EMERGENCY_ATTENDANCE = """
+MATCH (c:Child)-[v:ATTENDED]->(e:Agency)
+WHERE $window_from <= v.at < $window_until
+""" + _PROTECTED_ATTENDANCE
+ATTENDANCES_LOADED = f"""
+UNWIND $rows AS r
+MATCH (c:Child {{id: r.child_id}})-[v:ATTENDED {{at: {utc_cypher('r.at')}}}]->(e:Agency {{id: r.agency_id}})
+WHERE $window_from <= v.at < $window_until
+""" + _PROTECTED_ATTENDANCE
+
 RULES: dict[str, str] = {"moves": MOVES, "no_school_roll": NO_SCHOOL_ROLL, "no_gp": NO_GP,
-                         "repeat_emergency": REPEAT_EMERGENCY}
+                         "repeat_emergency": REPEAT_EMERGENCY, "emergency_attendance": EMERGENCY_ATTENDANCE}
 
 
 @dataclass
@@ -182,6 +207,16 @@ def scan_params(as_of: date) -> dict[str, Any]:
         "max_age": SCHOOL_AGES[1],
         "visits": REPEAT_EMERGENCY_VISITS,
     }
+
+
+def raise_for_attendances(tx: ManagedTransaction, *, rows: list[dict[str, Any]], as_of: date, load_id: str) -> int:
+    """The emergency_attendance alerts of attendance rows just written in `tx`, as a scan as of `as_of` raises them
+    (same window, same keys), so the responsible authority hears at once; returns how many are new."""
+    window_from, window_until = uk_days(as_of - timedelta(days=LOOKBACK_DAYS - 1), as_of)
+    picked = [{"child_id": r["child_id"], "agency_id": r["agency_id"], "at": r["at"]} for r in rows]
+    result = tx.run(ATTENDANCES_LOADED, rows=picked, window_from=window_from, window_until=window_until,
+                    protected_plans=PROTECTED_PLANS, as_of=as_of, raised_at=datetime.now(UTC), scan_id=load_id)
+    return sum(r["raised"] for r in result)
 
 
 def run_rule(tx: ManagedTransaction, *, rule: str, params: dict[str, Any]) -> list[tuple[str, int, int]]:
@@ -238,7 +273,8 @@ WITH a, c WHERE c IS NULL OR NOT ({hidden('c')} OR size({kin('c')}) > 0)
 """
 _ITEM = """a {.id, .kind, .state, .child_id, .la_code, .raised_at, .as_of,
   .from_code, .from_name, .to_code, .to_name, .moved_on, .plans, .due, .age, .off_roll_since,
-  .unregistered_since, .visits, .first_at, .last_at, .hospitals, .user_id, .user_role, .user_la_code, .reason,
+  .unregistered_since, .visits, .first_at, .last_at, .hospitals, .attended_at, .hospital, .user_id, .user_role,
+  .user_la_code, .user_agency, .reason,
   .request_id, .records, .window_minutes, .acknowledged_at, .acknowledged_by, .note, .closed_at, .closed_by,
   .close_note}"""
 INBOX = _VISIBLE + f"""
@@ -279,6 +315,8 @@ DETAILS: dict[str, tuple[str, ...]] = {
     "repeat_emergency": ("visits", "first_at", "last_at", "hospitals"),  # hospitals in order of first visit
     "break_glass": ("user_id", "user_role", "user_la_code", "reason", "request_id"),
     "misuse": ("user_id", "user_role", "user_la_code", "records", "window_minutes", "first_at", "last_at"),
+    "emergency_attendance": ("attended_at", "hospital", "plans"),
+    "flag_viewed": ("user_id", "user_role", "user_la_code", "user_agency", "plans", "request_id"),
 }
 _PLAN_NAMES = {"cp_plan": "a child protection plan", "looked_after": "looked after",
                "child_in_need": "a child in need plan"}
@@ -307,6 +345,12 @@ def summary(item: dict[str, Any]) -> str:
     if kind == "repeat_emergency":
         return (f"Child {item['child_id']} attended emergency care {item['visits']} times in 12 months "
                 f"({', '.join(item.get('hospitals') or [])}).")
+    if kind == "emergency_attendance":
+        return (f"Child {item['child_id']} ({_plans(item)}) attended emergency care at {item['hospital']} "
+                f"on {item['attended_at'].astimezone(UK):%d %B %Y at %H:%M} (UK time).")
+    if kind == "flag_viewed":
+        return (f"An emergency-department clinician of {item.get('user_agency') or item['user_la_code']} viewed the "
+                f"protection flag of child {item['child_id']} ({_plans(item)}).")
     if kind == "break_glass":
         return (f"A {item['user_role']} of {item['user_la_code']} opened shielded record {item['child_id']} "
                 f"by override: {item['reason']}")

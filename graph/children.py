@@ -67,7 +67,8 @@ RETURN CASE WHEN is_hidden THEN {restricted('c', 'holding')} ELSE c {{
   services: COLLECT {{
     MATCH (c)<-[i:INVOLVED_WITH WHERE i.until IS NULL]-(p:Practitioner)-[:WORKS_FOR]->(a:Agency)
     WHERE NOT p.id IN kp AND NOT a.id IN ka AND {sensitive_visible('i')}
-    RETURN {{service: i.service, since: i.since, lead: i.lead,
+    RETURN {{service: i.service, since: i.since, lead: i.lead, self_recorded: coalesce(i.source = 'self', false),
+            mine: coalesce(p.user_id = $viewer.user_id, false),
             practitioner: p {{.id, .name, .job_title, .phone, .email}},
             agency: a {{.id, .name, .kind, .phone, .email}}}} AS service
     ORDER BY service.lead DESC, service.since

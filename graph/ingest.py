@@ -99,13 +99,33 @@ SET g.until = r.until
 RETURN collect(r.line) AS written
 """
 
+# What a practitioner recorded through the API (source 'self', graph/involvements.py) is theirs: a feed row for
+# the same practitioner, child, service and start merges with it and changes nothing of it. Once a safeguarding
+# lead has chosen a child's lead professional through the API (lead_chosen_by), feeds no longer set that child's
+# lead. The rest of every row is written (docs/feeds.md, "What feeds do not change").
 UPSERT_INVOLVEMENTS = """
 UNWIND $rows AS r
 MATCH (p:Practitioner {id: r.practitioner_id})
 MATCH (c:Child {id: r.child_id})
 MERGE (p)-[i:INVOLVED_WITH {service: r.service, since: r.since}]->(c)
-SET i.until = r.until, i.lead = r.lead, i.sensitive = r.sensitive, i.consent = r.consent
+WITH r, c, i, coalesce(i.source = 'self', false) AS recorded
+SET i.until = CASE WHEN recorded THEN i.until ELSE r.until END,
+    i.lead = CASE WHEN recorded OR c.lead_chosen_by IS NOT NULL THEN coalesce(i.lead, false) ELSE r.lead END,
+    i.sensitive = CASE WHEN recorded THEN i.sensitive ELSE r.sensitive END,
+    i.consent = CASE WHEN recorded THEN i.consent ELSE r.consent END
 RETURN collect(r.line) AS written
+"""
+# The rows of an involvements batch that UPSERT_INVOLVEMENTS will not apply in full (the loader counts them).
+KEPT_INVOLVEMENTS = """
+UNWIND $rows AS r
+MATCH (c:Child {id: r.child_id})
+OPTIONAL MATCH (:Practitioner {id: r.practitioner_id})-[i:INVOLVED_WITH {service: r.service, since: r.since}]->(c)
+WITH r, c, i
+WHERE (i.source = 'self' AND (coalesce(toString(i.until), '') <> coalesce(toString(r.until), '')
+                              OR coalesce(i.lead, false) <> r.lead OR coalesce(i.sensitive, false) <> r.sensitive
+                              OR coalesce(i.consent, false) <> r.consent))
+   OR (c.lead_chosen_by IS NOT NULL AND coalesce(i.lead, false) <> r.lead)
+RETURN collect(r.line) AS kept
 """
 
 UPSERT_PLANS = """
@@ -238,6 +258,11 @@ def upsert(tx: ManagedTransaction, *, feed: str, rows: Sequence[dict[str, Any]])
         tx.run(BEFORE_UPSERT[feed], rows=rows).consume()
     record = tx.run(UPSERTS[feed], rows=rows).single()
     return set(record["written"]) if record else set()
+
+
+def kept_involvements(tx: ManagedTransaction, *, rows: Sequence[dict[str, Any]]) -> set[int]:
+    """The lines of involvement rows meeting a self-recorded involvement or a chosen lead, which they do not change."""
+    return set(tx.run(KEPT_INVOLVEMENTS, rows=rows).single(strict=True)["kept"])
 
 
 def explain_unwritten(tx: ManagedTransaction, *, feed: str, rows: Sequence[dict[str, Any]]) -> dict[int, str]:

@@ -126,6 +126,13 @@ def restricted(var: str, holding_var: str) -> str:
     )
 
 
+def flag_restricted(var: str, holding_var: str) -> str:
+    """Rule 1 for the emergency flag: a hidden child is its identity and the holding team, no flag (plans are
+    withheld), so no more than the restricted shape."""
+    return (f"{var} {{.id, .given_name, .family_name, .dob, shielded: true, "
+            f"holding_team: {team(holding_var)}}}")
+
+
 # Which roles reach which child routes (deny by default: a role not listed gets 403).
 CARD_ROLES = frozenset({Role.PRACTITIONER, Role.SAFEGUARDING_LEAD, Role.LA_ADMIN})
 SEARCH_ROLES = CARD_ROLES
@@ -137,6 +144,11 @@ AUDIT_ROLES = frozenset({Role.AUDITOR})
 ALERT_ROLES = frozenset({Role.SAFEGUARDING_LEAD, Role.LA_ADMIN})
 ANALYTICS_ROLES = frozenset({Role.REVIEWER})
 USER_ADMIN_ROLES = frozenset({Role.LA_ADMIN})
+# The emergency flag (CP-IS): unscheduled-care clinicians only, who reach no other child route.
+FLAG_ROLES = frozenset({Role.ED_CLINICIAN})
+# "I am working with this child" (a practitioner's own involvement) and who chooses the lead professional.
+INVOLVEMENT_ROLES = frozenset({Role.PRACTITIONER, Role.SAFEGUARDING_LEAD})
+LEAD_PROFESSIONAL_ROLES = frozenset({Role.SAFEGUARDING_LEAD})
 
 
 # -- checks on what a statement returned ---------------------------------------------------------
@@ -157,6 +169,19 @@ def accesses_outcome(scope: Mapping[str, bool] | None) -> Outcome:
     if scope is None:
         return "not_found"
     return "denied" if scope["hidden"] or not scope["in_area"] else "ok"
+
+
+def involvement_outcome(scope: Mapping[str, bool] | None) -> Outcome:
+    """A practitioner records or ends their own involvement with any child they may see in full."""
+    if scope is None:
+        return "not_found"
+    return "denied" if scope["hidden"] else "ok"
+
+
+def lead_outcome(scope: Mapping[str, bool] | None) -> Outcome:
+    """A safeguarding lead chooses the lead professional of a child they see in full and that is linked to
+    their authority (as for the access log)."""
+    return accesses_outcome(scope)
 
 
 def may_change_shielding(*, viewer: Viewer, shielded: bool, holding: str | None, shield: bool) -> bool:

@@ -339,6 +339,10 @@ _DEMO_TABLE = (
      "I4c6nUky8YB6+aFuutpMSA$AuWuMrW8Xy96O1rYJ8XMk4pM2UoJO/oY9Qso9M5W564"),
     (Role.AUDITOR, "leeds", LEEDS, "G3Z7XOQB7YSJEB45LTA6HGFPHF7TK7XW",
      "i+6kKGqKclVeRB1iT8a30g$Nuu0bUGXOmsMyZR9nJmufR6lpcNg3tg4Qqjjl2VySp8"),
+    (Role.ED_CLINICIAN, "birmingham", BIRMINGHAM, "XQ6LP4PB5ORE6LYR7LEDHOASTWNB3AVK",
+     "bvbkySWdt9dxojxD6Xosyw$US2vExNOG0ThOaPGraX9imhnps+woKedJcTLJv9p9ug"),
+    (Role.ED_CLINICIAN, "leeds", LEEDS, "Y3MEVVG3RY25VHXLPELUXXCOTPQELOFM",
+     "mLf4UaXhs5KiRV4XANyoyA$klUOsHKgWxpbbZpIouTmvK4frkaOwlBEJQrCMAXy3Tg"),
 )
 
 # One user per role in Birmingham and in Leeds, e.g. practitioner.birmingham / birmingham-practitioner-demo.

@@ -8,13 +8,14 @@ from typing import Any
 
 
 class Role(StrEnum):
-    """The five roles of DESIGN.md."""
+    """The five roles of DESIGN.md, and the emergency-department clinician (docs/access.md)."""
 
     PRACTITIONER = "practitioner"
     SAFEGUARDING_LEAD = "safeguarding_lead"
     REVIEWER = "reviewer"
     LA_ADMIN = "la_admin"
     AUDITOR = "auditor"
+    ED_CLINICIAN = "ed_clinician"
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from neo4j import Driver
 from pydantic import ValidationError
 
-from graph import ingest, shielding
+from graph import alerts, ingest, shielding
+from graph.instants import uk_today
 from loaders.feeds import FEEDS, FeedSpec
 
 # One CSV field may be at most this long; longer ones are rejected, not loaded.
@@ -61,6 +63,8 @@ class FeedResult:
     rejected: int = 0
     seconds: float = 0.0
     error: str | None = None
+    kept: int = 0  # involvement rows that met a self-recorded involvement or a chosen lead (docs/feeds.md)
+    alerts: int = 0  # emergency_attendance alerts raised as the attendances were written (docs/alerts.md)
 
     @property
     def rows_per_second(self) -> float:
@@ -82,6 +86,14 @@ class LoadReport:
     @property
     def loaded(self) -> int:
         return sum(r.loaded for r in self.results)
+
+    @property
+    def alerts(self) -> int:
+        return sum(r.alerts for r in self.results)
+
+    @property
+    def kept(self) -> int:
+        return sum(r.kept for r in self.results)
 
 
 @dataclass
@@ -216,11 +228,12 @@ _OnRejects = Callable[[dict[int, str], dict[int, list[str]]], None]
 class _Writer(threading.Thread):
     """Writes batches in the background so parsing and Neo4j work overlap."""
 
-    def __init__(self, driver: Driver, database: str, feed: str, file: str, on_rejects: _OnRejects):
+    def __init__(self, driver: Driver, database: str, feed: str, file: str, on_rejects: _OnRejects, as_of: date):
         super().__init__(daemon=True, name=f"writer-{feed}")
         self.driver, self.database, self.feed, self.file, self.on_rejects = driver, database, feed, file, on_rejects
+        self.as_of = as_of
         self.batches: queue.Queue[_Batch | None] = queue.Queue(maxsize=4)
-        self.written = 0
+        self.written = self.kept = self.alerts = 0
         self.failure: BaseException | None = None
         self.request_id = str(uuid.uuid4())  # the audit events of this file's shielding decisions share it
 
@@ -228,7 +241,21 @@ class _Writer(threading.Thread):
         """The lines written, and those refused with a reason (shielding decisions that may not stand)."""
         if self.feed == "shielding":  # each decision as the API makes it: locked, checked, audited
             return session.execute_write(shielding.apply_feed, rows=batch, file=self.file, request_id=self.request_id)
-        return session.execute_write(ingest.upsert, feed=self.feed, rows=batch), {}
+        written, kept, raised = session.execute_write(self._upsert, batch)
+        self.kept += kept
+        self.alerts += raised
+        return written, {}
+
+    def _upsert(self, tx: Any, batch: list[dict[str, Any]]) -> tuple[set[int], int, int]:
+        """The lines written, the involvement rows kept from changing what feeds do not change, and the alerts
+        raised at once by the attendances written (in the same transaction as the rows)."""
+        kept = len(ingest.kept_involvements(tx, rows=batch)) if self.feed == "involvements" else 0
+        written = ingest.upsert(tx, feed=self.feed, rows=batch)
+        raised = 0
+        if self.feed == "attendances" and written:
+            raised = alerts.raise_for_attendances(tx, rows=[r for r in batch if r["line"] in written],
+                                                  as_of=self.as_of, load_id=self.request_id)
+        return written, kept, raised
 
     def run(self) -> None:
         with self.driver.session(database=self.database) as session:
@@ -257,8 +284,13 @@ def load_feed(
     rejects: _Rejects,
     batch_size: int = 5000,
     progress: Progress | None = None,
+    as_of: date | None = None,
 ) -> FeedResult:
-    """Validate and upsert one feed file in batches; bad rows go to the rejects file."""
+    """Validate and upsert one feed file in batches; bad rows go to the rejects file.
+
+    Attendances raise their emergency_attendance alerts as they are written, over the year up to `as_of`
+    (default today), as a scan as of that day would.
+    """
     result = FeedResult(spec.name)
     counting = threading.Lock()
     started = time.perf_counter()
@@ -273,7 +305,7 @@ def load_feed(
         for line, reason in sorted(reasons.items()):
             reject(line, reason, raws[line])
 
-    writer = _Writer(driver, database, spec.name, path.name, on_rejects)
+    writer = _Writer(driver, database, spec.name, path.name, on_rejects, as_of or uk_today())
     writer.start()
     batch: list[dict[str, Any]] = []
     raws: dict[int, list[str]] = {}
@@ -299,7 +331,7 @@ def load_feed(
         writer.join()
     if writer.failure is not None:
         raise writer.failure
-    result.loaded = writer.written
+    result.loaded, result.kept, result.alerts = writer.written, writer.kept, writer.alerts
     result.seconds = time.perf_counter() - started
     if progress is not None:
         progress(spec.name, result.read, max(total, result.read))
@@ -315,8 +347,9 @@ def load_dir(
     batch_size: int = 5000,
     progress: Progress | None = None,
     only: list[str] | None = None,
+    as_of: date | None = None,
 ) -> LoadReport:
-    """Load every known feed present in a folder, in dependency order."""
+    """Load every known feed present in a folder, in dependency order (`as_of` as for `load_feed`)."""
     if not directory.is_dir():
         raise FeedError(f"{directory}: no such folder of feeds")
     specs = [s for s in FEEDS if only is None or s.name in only]
@@ -331,7 +364,7 @@ def load_dir(
             try:
                 result = load_feed(
                     driver, spec, directory / spec.filename,
-                    database=database, rejects=rejects, batch_size=batch_size, progress=progress,
+                    database=database, rejects=rejects, batch_size=batch_size, progress=progress, as_of=as_of,
                 )
             except FeedError as exc:  # the whole file is refused: one line in the rejects says why
                 result = FeedResult(spec.name, error=str(exc))

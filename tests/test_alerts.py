@@ -53,7 +53,7 @@ def events(driver: Driver, db: str, **where: Any) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(("user", "status"), [
     ("practitioner.birmingham", 403), ("reviewer.birmingham", 403), ("auditor.birmingham", 403),
-    ("safeguarding_lead.birmingham", 200), ("la_admin.birmingham", 200),
+    ("ed_clinician.birmingham", 403), ("safeguarding_lead.birmingham", 200), ("la_admin.birmingham", 200),
 ])
 def test_who_has_an_inbox(scanned: None, api_client: Any, demo_tokens: Any, user: str, status: int) -> None:
     response = call(api_client, demo_tokens, user, "GET", "/alerts")
@@ -66,7 +66,8 @@ def test_inbox_lists_only_the_viewers_authority(scanned: None, api_client: Any, 
     body = call(api_client, demo_tokens, "safeguarding_lead.birmingham", "GET", "/alerts").json()
     assert body["items"] and all(a["la_code"] == BIRMINGHAM for a in body["items"])
     assert body["counts"] == {"open": body["total"], "acknowledged": 0, "closed": 0}
-    assert {a["kind"] for a in body["items"]} == {"protected_move", "repeat_emergency", "no_school_roll", "no_gp"}
+    assert {a["kind"] for a in body["items"]} == {"protected_move", "repeat_emergency", "no_school_roll", "no_gp",
+                                                  "emergency_attendance"}
     page = call(api_client, demo_tokens, "safeguarding_lead.birmingham", "GET", "/alerts",
                 params={"limit": 1, "skip": 1}).json()
     assert page["items"] == body["items"][1:2] and page["total"] == body["total"]

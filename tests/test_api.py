@@ -120,6 +120,12 @@ MATRIX = [
     ("reviewer.birmingham", "/audit", 403),
     ("auditor.leeds", "/audit/verify", 200),
     ("la_admin.leeds", "/audit/verify", 403),
+    # The emergency-department clinician has the flag alone (tests/test_flags.py asks every route).
+    ("ed_clinician.birmingham", "/children/A", 403),
+    ("ed_clinician.birmingham", "/children/A/network", 403),
+    ("ed_clinician.birmingham", "/children/M/moves", 403),
+    ("ed_clinician.birmingham", "/children/A/accesses", 403),
+    ("ed_clinician.leeds", "/audit", 403),
 ]
 
 

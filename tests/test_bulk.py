@@ -14,7 +14,7 @@ import pytest
 from neo4j import Driver
 
 from contactpoint import bulk_cli
-from graph import bulk, local, schema
+from graph import bulk, local, schema, users
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
 from graph.db import connect
 from loaders.bulk import MANIFEST, write_bulk
@@ -106,7 +106,7 @@ def test_the_schema_applies_cleanly_on_the_imported_store(imported) -> None:
     assert state.version == schema.SCHEMA_VERSION
     assert state.indexes and all(s == "ONLINE" for _, s, _ in state.indexes)
     assert report.index_count == len(state.indexes) and report.schema_seconds > 0
-    assert state.nodes["Child"] == CHILDREN and state.nodes["User"] == 10
+    assert state.nodes["Child"] == CHILDREN and state.nodes["User"] == len(users.DEMO_USERS)
 
 
 @remote_only

@@ -102,7 +102,7 @@ PAGE_ROUTES = {
     "moves": policy.NETWORK_ROLES, "accesses": policy.ACCESS_LOG_ROLES, "alerts": policy.ALERT_ROLES,
     "shielding": policy.SHIELD_ROLES, "users": policy.USER_ADMIN_ROLES, "audit": policy.AUDIT_ROLES,
     "verify": policy.AUDIT_ROLES, "patterns": policy.ANALYTICS_ROLES, "cases": policy.ANALYTICS_ROLES,
-    "measures": policy.ANALYTICS_ROLES,
+    "measures": policy.ANALYTICS_ROLES, "flag": policy.FLAG_ROLES,
 }
 
 
@@ -113,6 +113,19 @@ def test_each_dashboard_page_is_for_the_roles_its_api_routes_admit() -> None:
     for spec in nav.PAGES:
         assert {str(r) for r in spec.roles} == {str(r) for r in PAGE_ROUTES[spec.key]}, spec.key
     assert {str(r) for r in roles.OVERRIDERS} == {str(r) for r in policy.OVERRIDE_ROLES}
+    # The card's own actions: recording one's involvement, choosing the lead professional.
+    assert {str(r) for r in roles.INVOLVED} == {str(r) for r in policy.INVOLVEMENT_ROLES}
+    assert {str(r) for r in roles.LEAD_CHOOSERS} == {str(r) for r in policy.LEAD_PROFESSIONAL_ROLES}
+    assert roles.INVOLVED <= roles.SEARCHERS and roles.LEAD_CHOOSERS <= roles.SEARCHERS  # they are on the card
+
+
+def test_the_emergency_clinician_reaches_no_child_route_but_the_flag() -> None:
+    route_roles = [policy.CARD_ROLES, policy.SEARCH_ROLES, policy.NETWORK_ROLES, policy.ACCESS_LOG_ROLES,
+                   policy.OVERRIDE_ROLES, policy.SHIELD_ROLES, policy.AUDIT_ROLES, policy.ALERT_ROLES,
+                   policy.ANALYTICS_ROLES, policy.USER_ADMIN_ROLES, policy.INVOLVEMENT_ROLES,
+                   policy.LEAD_PROFESSIONAL_ROLES]
+    assert all(Role.ED_CLINICIAN not in roles for roles in route_roles)
+    assert policy.FLAG_ROLES == {Role.ED_CLINICIAN}
 
 
 # -- credentials ---------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ from tests.conftest import restore_demo_users
 from tests.factories import BIRMINGHAM, LEEDS, Feeds
 
 _counter = itertools.count(1)
-VIEWERS = ("practitioner.birmingham", "practitioner.leeds", "safeguarding_lead.birmingham",
+# The emergency-department clinician looks first, so the leads' and teams' inboxes hold its flag_viewed alerts too.
+VIEWERS = ("ed_clinician.birmingham", "practitioner.birmingham", "practitioner.leeds", "safeguarding_lead.birmingham",
            "safeguarding_lead.leeds", "la_admin.birmingham", "la_admin.leeds")
 LA_OF = {"birmingham": BIRMINGHAM, "leeds": LEEDS}
 SCAN_DATE = date(2026, 10, 31)
@@ -149,6 +150,10 @@ def _responses(client: Any, headers: dict[str, str], viewer: str, members: list[
     role = viewer.split(".")[0]
     h = {**headers, "X-Purpose": "property test"}
     out = []
+    if role == "ed_clinician":  # the flag is its only child route (the card is a 403, checked below all the same)
+        for m in members:
+            out.append(client.get("/flags", headers=h, params={"given_name": m.given, "family_name": m.family,
+                                                                "dob": m.dob.isoformat()}).text)
     for m in members:
         out.append(client.get(f"/children/{m.child_id}", headers=h).text)
         if role != "practitioner":

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import labels, nav, roles, session
 from dashboard.roles import Role
 from dashboard.views.common import choose_child, identity, is_restricted, not_available, open_child, shielded_notice
+from dashboard.views.involvement import involvement_actions
 
 POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$")
 GENDER_CHOICES = ["", "female", "male", "not_known", "not_specified"]
@@ -106,7 +107,9 @@ def card_page() -> None:
         if viewer["role"] in roles.OVERRIDERS:
             _break_glass(child_id, purpose)
         return
+    session.show_flash()
     render_card(card)
+    involvement_actions(viewer, child_id, purpose, card)
     _next_steps(viewer, child_id)
 
 
@@ -162,6 +165,7 @@ def render_card(card: dict[str, Any]) -> None:
             p, a = s["practitioner"], s["agency"]
             with st.container(border=True):
                 star = "★ lead professional · " if s.get("lead") else ""
+                star += "recorded by the practitioner · " if s.get("self_recorded") else ""
                 st.markdown(f"**{p['name']}** · {p.get('job_title') or ''} · {a['name']} "
                             f"({labels.kind(a.get('kind'))})  \n{star}{s['service'].replace('_', ' ')} since "
                             f"{labels.day(s.get('since'))} · {labels.contact(p.get('phone'), p.get('email'))}")

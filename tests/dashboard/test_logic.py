@@ -60,6 +60,7 @@ MENUS = {
     Role.LA_ADMIN: ["search", "card", "network", "moves", "accesses", "alerts", "shielding", "users"],
     Role.AUDITOR: ["audit", "verify"],
     Role.REVIEWER: ["patterns", "cases", "measures"],
+    Role.ED_CLINICIAN: ["flag"],
 }
 
 
@@ -70,6 +71,19 @@ def test_the_menu_is_built_from_the_role(role: Role) -> None:
 
 def test_an_unknown_role_gets_no_page() -> None:
     assert nav.pages_for("superuser") == []
+
+
+def test_flag_rules() -> None:
+    from dashboard.views.flag import check_flag
+
+    names = {"nhs_number": "", "given_name": "Zara", "family_name": "Nomad", "dob": "2014-02-11"}
+    assert check_flag(names, "in the ED") is None
+    assert check_flag({**names, "given_name": ""}, "in the ED") is not None
+    assert "not both" in check_flag({**names, "nhs_number": "9434765919"}, "in the ED")
+    nhs = {"nhs_number": "9434765919", "given_name": "", "family_name": "", "dob": ""}
+    assert check_flag(nhs, "in the ED") is None
+    assert "10 digits" in check_flag({**nhs, "nhs_number": "94347"}, "in the ED")
+    assert check_flag(nhs, "") is not None
 
 
 def test_search_rules() -> None:

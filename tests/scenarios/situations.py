@@ -76,6 +76,7 @@ FOUR_AUTHORITIES_ALERTS = [
     ("transfer_in_overdue", MANCHESTER), ("transfer_in_overdue", LEEDS),  # due 26 January, first record 16 February
     ("no_school_roll", LEEDS),
     ("repeat_emergency", BIRMINGHAM), ("repeat_emergency", LEEDS),
+    *[("emergency_attendance", LEEDS)] * 3,  # each of the three visits, to the authority of the CP plan
 ]
 FOUR_AUTHORITIES_FLAGS = {"moved_authority", "transfer_gap", "no_school_roll", "repeat_emergency",
                           "no_lead_professional"}
@@ -84,7 +85,7 @@ FOUR_AUTHORITIES_FLAGS = {"moved_authority", "transfer_gap", "no_school_roll", "
 def _all_to(holder: str) -> list[tuple[str, str]]:
     """The four-authorities alerts of a protected child: one per kind and fact, all to the holding team."""
     return [("protected_move", holder)] * 3 + [("transfer_in_overdue", holder), ("no_school_roll", holder),
-                                               ("repeat_emergency", holder)]
+                                               ("repeat_emergency", holder)] + [("emergency_attendance", holder)] * 3
 
 
 def looked_after_off_registers(f: Feeds, cid: str) -> None:
@@ -145,6 +146,8 @@ def build() -> tuple[Feeds, dict[str, Expected]]:
     expected["X3"] = Expected(_all_to(BIRMINGHAM), FOUR_AUTHORITIES_FLAGS, studied=False)
     expected["X3S"] = Expected(studied=False)
     looked_after_off_registers(f, "Y1")
-    expected["Y1"] = Expected([("no_school_roll", BIRMINGHAM), ("no_gp", BIRMINGHAM)], {"no_school_roll", "no_gp"})
+    expected["Y1"] = Expected([("no_school_roll", BIRMINGHAM), ("no_gp", BIRMINGHAM)]
+                              + [("emergency_attendance", BIRMINGHAM)] * 2,  # two visits while looked after
+                              {"no_school_roll", "no_gp"})
     expected.update(quiet_children(f))
     return f, expected

@@ -134,7 +134,7 @@ def test_shielded_childs_alerts_reach_only_the_holding_team(england: dict[str, E
     # X3's sibling is shielded by Birmingham: Birmingham's team sees X3's alerts, its leads do not.
     assert {a["kind"] for a in inbox(api_client, demo_tokens, "la_admin.birmingham")["items"]
             if a["child_id"] == "X3"} == {"protected_move", "transfer_in_overdue", "no_school_roll",
-                                           "repeat_emergency"}
+                                           "repeat_emergency", "emergency_attendance"}
     lead = inbox(api_client, demo_tokens, "safeguarding_lead.birmingham")
     assert all(a["child_id"] != "X3" for a in lead["items"])
     # Leeds' lead sees X1's alerts (ordinary) and nothing that names where X2 or X3 went.
