@@ -8,7 +8,7 @@ from typing import Any
 
 
 class Role(StrEnum):
-    """The five roles of DESIGN.md."""
+    """The five roles (docs/architecture.md)."""
 
     PRACTITIONER = "practitioner"
     SAFEGUARDING_LEAD = "safeguarding_lead"
