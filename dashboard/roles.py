@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
-    """The roles of DESIGN.md, as the API names them."""
+    """The roles of docs/architecture.md, as the API names them."""
 
     PRACTITIONER = "practitioner"
     SAFEGUARDING_LEAD = "safeguarding_lead"

@@ -8,7 +8,7 @@ from typing import Any
 
 
 class Role(StrEnum):
-    """The five roles of DESIGN.md, and the emergency-department clinician (docs/access.md)."""
+    """The five roles of docs/architecture.md, and the emergency-department clinician (docs/access.md)."""
 
     PRACTITIONER = "practitioner"
     SAFEGUARDING_LEAD = "safeguarding_lead"

@@ -86,7 +86,8 @@ def api_client(neo4j_settings: GraphSettings) -> Iterator[object]:
     from api.app import create_app
     from api.config import ApiSettings
 
-    # Tokens signed in once per session must outlive the session: the longest lifetime the API allows.
+    # Tokens signed in once per session must outlive the session: a suite on a busy machine takes longer than
+    # the default 15 minutes, and the later tests then saw 401s.
     app = create_app(neo4j_settings, ApiSettings(demo_mode=True, token_minutes=240))
     with TestClient(app) as client:
         yield client

@@ -20,6 +20,7 @@ from tests.conftest import restore_demo_users
 from tests.factories import BIRMINGHAM, LEEDS, MANCHESTER
 from tests.scenarios.situations import AS_OF, build
 
+pytestmark = pytest.mark.slow  # the module loads a generated England of 1,500 children
 HEADERS = {"X-Purpose": "serious case review 2026/14"}
 KEY = DEMO_PSEUDONYM_KEY.encode()
 

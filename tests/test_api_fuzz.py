@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ ROLES = ("practitioner.birmingham", "safeguarding_lead.leeds", "la_admin.birming
          "reviewer.birmingham", None)
 
 
+@pytest.mark.slow
 def test_no_server_errors(demo_tokens: dict[str, dict[str, str]], driver: Driver,
                           neo4j_settings: GraphSettings) -> None:
     restore_demo_users(driver, neo4j_settings.database)

@@ -14,6 +14,8 @@ from api.config import ApiSettings
 from graph.config import GraphSettings
 from tests.tcp_proxy import Relay
 
+pytestmark = pytest.mark.slow  # waits out connection timeouts while Neo4j is cut off
+
 
 @pytest.fixture()
 def relay(neo4j_settings: GraphSettings) -> Iterator[Relay]:

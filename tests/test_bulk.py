@@ -142,6 +142,7 @@ def test_the_api_and_the_cli_work_on_the_imported_store(imported) -> None:
 
 
 @remote_only
+@pytest.mark.slow
 def test_bulk_load_refuses_a_running_dbms(imported) -> None:
     settings, _ = imported
     line = _one_error_line(_cli("bulk-load", "--children", "10", "--home", str(settings.home),
@@ -170,6 +171,7 @@ def test_bulk_load_refuses_a_remote_neo4j(tmp_path: Path) -> None:
     assert "local DBMS" in line and "NEO4J_URI" in line
 
 
+@pytest.mark.slow
 def test_a_failed_import_leaves_the_home_as_it_was(tmp_path: Path) -> None:
     csv_dir = tmp_path / "csv"
     write_bulk(csv_dir, children=30, seed=1)

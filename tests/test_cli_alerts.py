@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from neo4j import Driver
 
 from graph.config import PROJECT_ROOT, GraphSettings
@@ -28,6 +29,7 @@ def test_a_bad_scan_date_is_one_clear_line() -> None:
         assert "--as-of" in done.stderr and words in done.stderr
 
 
+@pytest.mark.slow
 def test_load_then_scan_and_rescan(empty_db: Driver, neo4j_settings: GraphSettings, tmp_path: Path) -> None:
     generate(tmp_path, children=400, seed=11)
     loaded = _run(neo4j_settings, "load", str(tmp_path), "--as-of", "2026-10-31")

@@ -96,6 +96,7 @@ def test_missing_folder_is_a_clear_error(empty_db: Driver, neo4j_settings: Graph
         load_dir(empty_db, tmp_path, database=neo4j_settings.database)
 
 
+@pytest.mark.slow
 def test_loading_twice_changes_nothing(empty_db: Driver, neo4j_settings: GraphSettings, small_england: Path,
                                        tmp_path: Path) -> None:
     db = neo4j_settings.database
@@ -116,6 +117,7 @@ def _cli_env(settings: GraphSettings) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_killed_load_run_again_matches_a_clean_load(
     empty_db: Driver, neo4j_settings: GraphSettings, small_england: Path, tmp_path: Path
 ) -> None:

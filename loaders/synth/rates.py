@@ -42,7 +42,7 @@ CARER_NO_PHONE_SHARE = 0.05
 
 # -- moves ------------------------------------------------------------------------------------
 
-# DESIGN.md "Data and scale": ~10% moving address a year. As a Poisson rate, 1 - exp(-0.105)
+# Assumption (the project's design target): ~10% moving address a year. As a Poisson rate, 1 - exp(-0.105)
 # = 10% of households move at least once in a year.
 MOVE_RATE_PER_YEAR = 0.105
 # Residence history reaches this far back (whole years before as_of).
@@ -101,7 +101,7 @@ LAC_OUT_OF_AREA_SHARE = 0.4
 
 # -- shielding --------------------------------------------------------------------------------
 
-# ContactPoint held ~52,000 shielded records of ~11 million children (DESIGN.md): 0.47%.
+# ContactPoint held ~52,000 shielded records of ~11 million children (its published figures): 0.47%.
 SHIELDED_RATE = 52_000 / 11_000_000
 # Assumption: most shielding follows flight from domestic abuse, so 70% of shielded households
 # moved in the last two years and were shielded on arrival.

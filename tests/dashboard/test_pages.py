@@ -14,7 +14,8 @@ from tests.dashboard import apptest
 from tests.dashboard.conftest import FORM_PASSWORD, FORM_SECRET, auth_state, fresh_code
 from tests.dashboard.world import SHIELDED_SECRETS
 
-pytestmark = pytest.mark.usefixtures("dash_world", "dashboard_env")
+# Every page of every role in Streamlit's AppTest: minutes, so outside `make test-fast`.
+pytestmark = [pytest.mark.usefixtures("dash_world", "dashboard_env"), pytest.mark.slow]
 PURPOSE = "planning a home visit"
 
 
