@@ -45,9 +45,15 @@ def _canonical(value: Any) -> Any:
     return type(value).__name__, str(value)
 
 
+# When a source record was received or changed, and a source registered: the moment of loading online, the
+# England's day in the bulk files.
+_LOAD_INSTANTS = {"received", "changed", "registered_at"}
+
+
 def _graph(driver: Driver, database: str) -> tuple[list[Any], list[Any]]:
     """Every loaded node (labels, properties) and relationship (type, end keys, properties), sorted."""
-    nodes = sorted((tuple(sorted(r["labels"])), _canonical(r["props"]))
+    nodes = sorted((tuple(sorted(r["labels"])),
+                    _canonical({k: v for k, v in r["props"].items() if k not in _LOAD_INSTANTS}))
                    for r in driver.execute_query(_NODES, database_=database).records
                    if not _NOT_LOADED & set(r["labels"]))
     rels = sorted((r["type"], r["start"], r["end"], _canonical(r["props"]))
