@@ -125,14 +125,14 @@ def _match(driver: Driver, database: str, model: Model, batch: pd.DataFrame, thr
                 columns={"record_key": "key"}).to_dict("records")).consume())
         groups = sorted(res.links.loc[res.links["new_child"], "child_id"].unique())
         ids = dict(zip(groups, session.execute_write(store.allocate_ids, count=len(groups))))
-    rows = _link_rows(res.links, batch.set_index("record_key")["child_id"], ids, model.version, summary.run_id)
+    rows = link_rows(res.links, batch.set_index("record_key")["child_id"], ids, model.version, summary.run_id)
     say(f"writing {len(rows):,} links ({len(groups):,} new children)")
     moves: Counter[tuple[str, str]] = Counter()
     with driver.session(database=database) as session:
-        for part in _batches(rows):
-            session.execute_write(_write_links, rows=part)
+        for part in batches(rows):
+            session.execute_write(write_links, rows=part)
             moves.update((r["from"], r["child_id"]) for r in part if r["moved"])
-        summary.merged += _merge_emptied(session, moves, summary.run_id)
+        summary.merged += merge_emptied(session, moves, summary.run_id)
         summary.review += sum(session.execute_write(_write_reviews, rows=part)
                               for part in _slices(_review_rows(res.review, model.version), WRITE_BATCH))
     summary.records += len(res.links) + len(res.rejected)
@@ -148,7 +148,7 @@ def _number(value: float) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
-def _link_rows(links: pd.DataFrame, current: pd.Series, ids: dict[str, str], model: str, run: str) -> list[dict]:
+def link_rows(links: pd.DataFrame, current: pd.Series, ids: dict[str, str], model: str, run: str) -> list[dict]:
     """One row per record decided, sorted by the child it identifies (a new child's records stay together)."""
     rows = []
     for link in links.to_dict("records"):
@@ -162,7 +162,7 @@ def _link_rows(links: pd.DataFrame, current: pd.Series, ids: dict[str, str], mod
     return sorted(rows, key=lambda r: r["child_id"])
 
 
-def _batches(rows: list[dict]) -> Iterator[list[dict]]:
+def batches(rows: list[dict]) -> Iterator[list[dict]]:
     """Batches of about WRITE_BATCH rows that never split one child's records."""
     part: list[dict] = []
     for row in rows:
@@ -179,7 +179,7 @@ def _slices(rows: list[dict], size: int) -> Iterator[list[dict]]:
         yield rows[start:start + size]
 
 
-def _write_links(tx: ManagedTransaction, *, rows: list[dict]) -> None:
+def write_links(tx: ManagedTransaction, *, rows: list[dict]) -> None:
     """Link one batch in one transaction: records leave their old child, identify their new one (made here if
     new) and take the relationships written through them; every child touched is refreshed."""
     moved = [{"key": r["key"], "from": r["from"], "to": r["child_id"]} for r in rows if r["moved"]]
@@ -193,7 +193,7 @@ def _write_links(tx: ManagedTransaction, *, rows: list[dict]) -> None:
     store.refresh_children(tx, ids=sorted({r["child_id"] for r in rows} | {m["from"] for m in moved}))
 
 
-def _merge_emptied(session, moves: Counter[tuple[str, str]], run: str) -> int:
+def merge_emptied(session, moves: Counter[tuple[str, str]], run: str) -> int:
     """Merge each child that lost every record into the child that took most of them; returns how many."""
     taken: dict[str, Counter[str]] = {}
     for (before, after), n in moves.items():

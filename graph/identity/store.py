@@ -244,3 +244,10 @@ def allocate_ids(tx: ManagedTransaction, *, count: int) -> list[str]:
 def refresh_children(tx: ManagedTransaction, *, ids: Sequence[str]) -> None:
     """Recompute each child's chosen values, known names and (if it has none) holding authority."""
     tx.run(REFRESH_CHILDREN, ids=list(ids), rank=PRECEDENCE, others=OTHER_SOURCES).consume()
+ALL_NOT_SAME = "MATCH (a:SourceRecord)-[:NOT_SAME]->(b:SourceRecord) RETURN a.key AS record_key_l, b.key AS record_key_r"
+
+
+def all_not_same(tx: ManagedTransaction) -> pd.DataFrame:
+    """Every pair a person decided are two children."""
+    rows = [(r["record_key_l"], r["record_key_r"]) for r in tx.run(ALL_NOT_SAME)]
+    return pd.DataFrame(rows, columns=["record_key_l", "record_key_r"])
