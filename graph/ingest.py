@@ -8,6 +8,7 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
+from graph.identity import intake
 from graph.identity import rows as identity_rows
 from graph.identity.rows import DIRECTORY, DIRECTORY_NAME
 from graph.instants import NOW, utc_cypher
@@ -41,31 +42,18 @@ RETURN collect(r.line) AS written
 """
 
 # A children.csv row is also the directory's own record of the child (source 'directory', keyed by child_id),
-# so person records from other sources can be matched to a child the directory already holds. What the row
-# says is kept as sent; `changed` moves only when it says something new (graph.identity.rows.fingerprint).
-UPSERT_CHILDREN = f"""
+# so person records from other sources can be matched to a child the directory already holds: written after
+# this upsert, for the rows it wrote (graph.identity.intake).
+UPSERT_CHILDREN = """
 UNWIND $rows AS r
-MATCH (la:LocalAuthority {{code: r.la_code}})
-MERGE (c:Child {{id: r.child_id}})
+MATCH (la:LocalAuthority {code: r.la_code})
+MERGE (c:Child {id: r.child_id})
   ON CREATE SET c.shielded = false
 SET c.given_name = r.given_name, c.family_name = r.family_name,
     c.former_names = r.former_names, c.former_names_text = r.former_names_text,
     c.dob = r.dob, c.gender = r.gender, c.nhs_number = r.nhs_number, c.upn = r.upn,
     c.la_child_id = r.la_child_id, c.status = r.status
 MERGE (c)-[:HELD_BY]->(la)
-WITH c, r
-CALL (c, r) {{
-  WITH c, r WHERE r.record IS NOT NULL
-  MATCH (src:Source {{id: '{DIRECTORY}'}})
-  MERGE (x:SourceRecord {{key: r.record.key}})
-    ON CREATE SET x.source_id = '{DIRECTORY}', x.local_id = r.child_id, x.match_state = 'matched'
-  SET x.received = {NOW}
-  FOREACH (_ IN CASE WHEN coalesce(x.fingerprint <> r.record.props.fingerprint, true) THEN [1] ELSE [] END |
-    SET x += r.record.props, x.changed = {NOW})
-  MERGE (x)-[:FROM]->(src)
-  WITH c, x WHERE NOT EXISTS {{ (x)-[:IDENTIFIES]->() }}
-  CREATE (x)-[:IDENTIFIES {{method: 'directory', since: {NOW}}}]->(c)
-}}
 RETURN collect(r.line) AS written
 """
 ENSURE_DIRECTORY_SOURCE = f"""
@@ -80,20 +68,6 @@ WITH r WHERE (r.la_code IS NULL OR EXISTS {{ MATCH (:LocalAuthority {{code: r.la
 MERGE (s:Source {{id: r.source_id}})
   ON CREATE SET s.registered_at = {NOW}
 SET s.kind = r.kind, s.name = r.name, s.la_code = r.la_code, s.agency_id = r.agency_id
-RETURN collect(r.line) AS written
-"""
-
-# A person record is kept as its source sent it. A record sent again unchanged only updates `received`; a new
-# or changed one is marked pending, so the next matching run (graph.identity) decides which child it is.
-UPSERT_PERSON_RECORDS = f"""
-UNWIND $rows AS r
-MATCH (s:Source {{id: r.source_id}}) WHERE s.kind <> '{DIRECTORY}'
-MERGE (x:SourceRecord {{key: r.key}})
-  ON CREATE SET x.source_id = r.source_id, x.local_id = r.local_id
-SET x.received = {NOW}
-FOREACH (_ IN CASE WHEN coalesce(x.fingerprint <> r.props.fingerprint, true) THEN [1] ELSE [] END |
-  SET x += r.props, x.changed = {NOW}, x.match_state = 'pending')
-MERGE (x)-[:FROM]->(s)
 RETURN collect(r.line) AS written
 """
 
@@ -221,7 +195,6 @@ UPSERTS: dict[str, str] = {
     "practitioners": UPSERT_PRACTITIONERS,
     "children": UPSERT_CHILDREN,
     "sources": UPSERT_SOURCES,
-    "person_records": UPSERT_PERSON_RECORDS,
     "addresses": UPSERT_ADDRESSES,
     "residences": UPSERT_RESIDENCES,
     "carers": UPSERT_CARERS,
@@ -288,15 +261,15 @@ def upsert(tx: ManagedTransaction, *, feed: str, rows: Sequence[dict[str, Any]])
     Raises:
         KeyError: the feed has no writer.
     """
-    if feed == "person_records":
-        rows, _ = identity_rows.props(rows)
-    elif feed == "children":
-        records = {r["line"]: r for r in identity_rows.directory_rows(rows)}
-        rows = [{**row, "record": records.get(row["line"])} for row in rows]
+    if feed == "person_records":  # kept as sent, pending matching (graph.identity)
+        return intake.write(tx, rows=identity_rows.props(rows)[0])
     for statement in BEFORE_UPSERT.get(feed, ()):
         tx.run(statement, rows=rows).consume()
     record = tx.run(UPSERTS[feed], rows=rows).single()
-    return set(record["written"]) if record else set()
+    written = set(record["written"]) if record else set()
+    if feed == "children":
+        intake.write(tx, rows=identity_rows.directory_rows([r for r in rows if r["line"] in written]), directory=True)
+    return written
 
 
 def explain_unwritten(tx: ManagedTransaction, *, feed: str, rows: Sequence[dict[str, Any]]) -> dict[int, str]:

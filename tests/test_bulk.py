@@ -96,7 +96,8 @@ def test_the_bulk_import_is_the_online_graph(imported, empty_db: Driver, neo4j_s
     online_counts = schema.status(empty_db, database=neo4j_settings.database)
     loaded = {label: n for label, n in online_counts.nodes.items() if label not in _NOT_LOADED and n}
     assert {label: report.nodes[label] for label in loaded} == loaded
-    assert report.relationships == online_counts.relationships
+    # Types other tests created in the same DBMS stay in its count store with a count of 0.
+    assert report.relationships == {t: n for t, n in online_counts.relationships.items() if n}
     with connect(settings) as driver:
         assert _graph(driver, settings.database) == _graph(empty_db, neo4j_settings.database)
     assert not (settings.home / "bulk-csv").exists() and not (settings.home / "import-staging").exists()

@@ -8,14 +8,13 @@ record is found as a candidate exactly when the matching model's blocking rules 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 import pandas as pd
 
-from matching.records import BLOCKING_KEYS, COLUMNS, blocking_keys, nhs_number_valid, prepare, upn_valid
+from matching.records import BLOCKING_KEYS, COLUMNS, blocking_keys, prepare
 
 DIRECTORY = "directory"  # the built-in source of the feeds keyed by child_id
 DIRECTORY_NAME = "Directory (feeds keyed by child_id)"
@@ -33,10 +32,11 @@ def record_key(source_id: str, local_id: str) -> str:
 
 def fingerprint(sent: dict[str, Any]) -> str:
     """A short hash of what the source sent: a record sent again unchanged is not matched again."""
-    values = [sent.get(k) for k in SENT]
-    text = json.dumps([list(v) if isinstance(v, (list, tuple)) else (v.isoformat() if isinstance(v, date) else v)
-                       for v in values], separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    parts = []
+    for k in SENT:
+        v = sent.get(k)
+        parts.append("\x1e".join(v) if isinstance(v, (list, tuple)) else ("\x00" if v is None else _text(v)))
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).hexdigest()
 
 
 def _sent(row: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +63,11 @@ def props(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[in
     refused = dict(zip(prepared.rejected["record_key"], prepared.rejected["reason"]))
     keys = blocking_keys(prepared.records)
     columns = {name: keys[name].to_numpy(dtype=object) for name in BLOCKING_KEYS}
-    by_key = {key: {name: _blank_none(columns[name][i]) for name in BLOCKING_KEYS}
+    valid_nhs = prepared.records["nhs_valid"].to_numpy(dtype=object)
+    valid_upn = prepared.records["upn_valid"].to_numpy(dtype=object)
+    by_key = {key: {"nhs_number_valid": _blank_none(valid_nhs[i]) is not None,
+                    "upn_valid": _blank_none(valid_upn[i]) is not None,
+                    **{name: _blank_none(columns[name][i]) for name in BLOCKING_KEYS}}
               for i, key in enumerate(prepared.records["record_key"].tolist())}
     out, reasons = [], {}
     for row, values, key in zip(rows, sent, frame["record_key"]):
@@ -71,9 +75,7 @@ def props(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[in
             reasons[row["line"]] = refused[key]
             continue
         out.append({"line": row["line"], "key": key, "source_id": row["source_id"], "local_id": row["local_id"],
-                    "props": {**values, "nhs_number_valid": nhs_number_valid(values["nhs_number"]),
-                              "upn_valid": upn_valid(values["upn"]), "fingerprint": fingerprint(values),
-                              **by_key[key]}})
+                    "props": {**values, "fingerprint": fingerprint(values), **by_key[key]}})
     return out, reasons
 
 

@@ -185,6 +185,7 @@ def write_links(tx: ManagedTransaction, *, rows: list[dict]) -> None:
     moved = [{"key": r["key"], "from": r["from"], "to": r["child_id"]} for r in rows if r["moved"]]
     if moved:
         tx.run(store.UNLINK_FROM, rows=moved).consume()
+    tx.run(store.NEW_CHILDREN, ids=sorted({r["child_id"] for r in rows if r["new"]})).consume()
     tx.run(store.LINK, rows=[r for r in rows if not r["keep"]]).consume()
     kept = [r["key"] for r in rows if r["keep"]]
     if kept:

@@ -99,15 +99,15 @@ UNWIND $ids AS id
 MATCH (c:Child {id: id}) WHERE NOT EXISTS { (c)<-[:IDENTIFIES]-(:SourceRecord) }
 RETURN c.id AS id
 """
-# Each record identifies exactly one child: new children are made here, in the transaction that links them.
+# Each record identifies exactly one child: new children are made first, in the transaction that links them.
+NEW_CHILDREN = """
+UNWIND $ids AS id
+MERGE (c:Child {id: id})
+  ON CREATE SET c.shielded = false, c.status = 'active'
+"""
 LINK = f"""
 UNWIND $rows AS r
 MATCH (x:SourceRecord {{key: r.key}})
-CALL (r) {{
-  WITH r WHERE r.new
-  MERGE (n:Child {{id: r.child_id}})
-    ON CREATE SET n.shielded = false, n.status = 'active'
-}}
 MATCH (c:Child {{id: r.child_id}})
 MERGE (x)-[i:IDENTIFIES]->(c)
   ON CREATE SET i.since = {NOW}
