@@ -1,4 +1,4 @@
-"""The five roles and which of them each page is for (the API enforces the same; the dashboard only hides)."""
+"""The roles and which of them each page is for (the API enforces the same; the dashboard only hides)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
     LA_ADMIN = "la_admin"
     AUDITOR = "auditor"
+    DATA_OFFICER = "data_officer"
 
 
 ROLE_NAMES = {
@@ -21,6 +22,7 @@ ROLE_NAMES = {
     Role.REVIEWER: "case reviewer",
     Role.LA_ADMIN: "LA management team",
     Role.AUDITOR: "auditor",
+    Role.DATA_OFFICER: "data officer",
 }
 
 SEARCHERS = frozenset({Role.PRACTITIONER, Role.SAFEGUARDING_LEAD, Role.LA_ADMIN})
@@ -29,3 +31,4 @@ OVERRIDERS = frozenset({Role.SAFEGUARDING_LEAD})
 ADMINS = frozenset({Role.LA_ADMIN})
 AUDITORS = frozenset({Role.AUDITOR})
 REVIEWERS = frozenset({Role.REVIEWER})
+MATCHERS = frozenset({Role.DATA_OFFICER, Role.LA_ADMIN})

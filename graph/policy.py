@@ -41,6 +41,15 @@ def protected_address(var: str) -> str:
     )
 
 
+def protected_postcode(expr: str) -> str:
+    """Rule 3 for a postcode on its own (a source's record of it): true where a child hidden from this viewer
+    currently lives at an address with that postcode."""
+    return (
+        f"EXISTS {{ MATCH (ppa:Address {{postcode: {expr}}})<-[ppl:LIVED_AT WHERE ppl.until IS NULL]-(pps:Child) "
+        f"WHERE pps.shielded = true AND {hidden('pps')} }}"
+    )
+
+
 def household(var: str) -> str:
     """Rule 3's household, whoever asks: the other shielded children sharing a current carer with `var`
     (a CARES_FOR without `until`), or living at its address now.
@@ -158,6 +167,9 @@ AUDIT_ROLES = frozenset({Role.AUDITOR})
 ALERT_ROLES = frozenset({Role.SAFEGUARDING_LEAD, Role.LA_ADMIN})
 ANALYTICS_ROLES = frozenset({Role.REVIEWER})
 USER_ADMIN_ROLES = frozenset({Role.LA_ADMIN})
+# The matching review queue, merge and split: the authority's data team, and its management team (the only
+# one that sees its shielded children's pairs). docs/access.md says why.
+IDENTITY_ROLES = frozenset({Role.DATA_OFFICER, Role.LA_ADMIN})
 
 
 # -- checks on what a statement returned ---------------------------------------------------------

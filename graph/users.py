@@ -339,6 +339,10 @@ _DEMO_TABLE = (
      "I4c6nUky8YB6+aFuutpMSA$AuWuMrW8Xy96O1rYJ8XMk4pM2UoJO/oY9Qso9M5W564"),
     (Role.AUDITOR, "leeds", LEEDS, "G3Z7XOQB7YSJEB45LTA6HGFPHF7TK7XW",
      "i+6kKGqKclVeRB1iT8a30g$Nuu0bUGXOmsMyZR9nJmufR6lpcNg3tg4Qqjjl2VySp8"),
+    (Role.DATA_OFFICER, "birmingham", BIRMINGHAM, "63SXXOV2A4OLHRJKZGTEVRRFNUICQXCG",
+     "NNfzYn7r7yCJDMN0zdqjBA$rGjXPwEpU0MnB35AEkUTtRHn1Zwape1Zo7sZRFshsW8"),
+    (Role.DATA_OFFICER, "leeds", LEEDS, "46DSA2QFOAIGUHUCLNXMLPMS3V2D4OOY",
+     "xNDvIU6lH7pNfM3sBPJvuA$CMbheJ7KV8SGX3wcrsIy8ecyKJ5a5q88nU02oNQasZk"),
 )
 
 # One user per role in Birmingham and in Leeds, e.g. practitioner.birmingham / birmingham-practitioner-demo.

@@ -8,13 +8,14 @@ from typing import Any
 
 
 class Role(StrEnum):
-    """The five roles of DESIGN.md."""
+    """The five roles of DESIGN.md, and the authority's data team that works the matching review queue."""
 
     PRACTITIONER = "practitioner"
     SAFEGUARDING_LEAD = "safeguarding_lead"
     REVIEWER = "reviewer"
     LA_ADMIN = "la_admin"
     AUDITOR = "auditor"
+    DATA_OFFICER = "data_officer"
 
 
 @dataclass(frozen=True)
