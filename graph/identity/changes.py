@@ -52,14 +52,6 @@ RETURN COLLECT { MATCH (m)-[:HELD_BY|SHIELDED_BY]->(la) RETURN la.code }
 """
 MARK_MERGE = "MATCH (m:MergedChild {id: $merged}) SET m.merge_id = $merge_id RETURN m.merge_id AS id"
 MERGE_ID = "MATCH (m:MergedChild {id: $merged}) RETURN m.merge_id AS id"
-# A merge of two records shielded by different authorities: the survivor's keeps it; the other team is told.
-SHIELD_MERGED_ALERT = f"""
-MATCH (to:LocalAuthority {{code: $kept}})
-MERGE (a:Alert {{key: 'shield_merged|' + $merged + '|' + $survivor + '|' + $told}})
-  ON CREATE SET a.id = randomUUID(), a.kind = 'shield_merged', a.la_code = $told, a.child_id = $merged
-SET a.state = 'open', a.to_code = to.code, a.to_name = to.name, a.reason = $reason, a.user_id = $viewer.user_id,
-    a.user_role = $viewer.role, a.user_la_code = $viewer.la_code, a.raised_at = {NOW}
-"""
 CLOSE_RESCAN_ALERTS = f"""
 MATCH (a:Alert) WHERE a.scan_id = $scan_id AND a.state <> 'closed'
 SET a.state = 'closed', a.closed_at = {NOW}, a.closed_by = $viewer.user_id,
@@ -152,14 +144,10 @@ def merge_children(tx: ManagedTransaction, *, viewer: Viewer, survivor: str, mer
     if review_id and record_key:
         tx.run(REVIEWED, key=record_key, child=survivor, by=viewer.user_id, review_id=review_id).consume()
     store.refresh_children(tx, ids=[survivor])
-    kept, told = standing[survivor]["shielded_by"], standing[merged]["shielded_by"]
-    if kept and told and kept != told:
-        tx.run(SHIELD_MERGED_ALERT, kept=kept, told=told, merged=merged, survivor=survivor, reason=reason,
-               viewer=viewer.params()).consume()
     raised = _rescan(tx, [survivor], f"merge:{merge_id}")
     change = Change("ok", f"{merged} was merged into {survivor}.", [survivor, merged], survivor=survivor,
                     merged=merged, alerts_raised=raised)
-    who["detail"] |= {"merge_id": merge_id, "alerts_raised": raised, "shield_kept": kept, "shield_told": told}
+    who["detail"] |= {"merge_id": merge_id, "alerts_raised": raised}
     return _record(tx, change, **who)
 
 

@@ -122,6 +122,17 @@ SET s.shielded = coalesce(s.shielded, false) OR coalesce(m.shielded, false),
     s.shield_decided_on = CASE WHEN m.shield_decided_on > s.shield_decided_on OR s.shield_decided_on IS NULL
                                THEN m.shield_decided_on ELSE s.shield_decided_on END
 """
+# Both shielded, by two authorities: the survivor's stays (MERGE_MOVES leaves the other on the retired child),
+# and the other authority's management team is told the record it shielded is now held by another team (about
+# the merged id, the one that team knows; raised after the merged child's own alerts are re-addressed).
+SHIELD_MERGED_ALERT = f"""
+MATCH (:Child {{id: $merged}})-[:SHIELDED_BY]->(told:LocalAuthority)
+MATCH (:Child {{id: $survivor}})-[:SHIELDED_BY]->(kept:LocalAuthority) WHERE kept <> told
+MERGE (a:Alert {{key: 'shield_merged|' + $merged + '|' + $survivor + '|' + told.code}})
+  ON CREATE SET a.id = randomUUID(), a.kind = 'shield_merged', a.la_code = told.code, a.child_id = $merged
+SET a.state = 'open', a.to_code = kept.code, a.to_name = kept.name, a.reason = $reason, a.user_id = $by,
+    a.raised_at = {NOW}
+"""
 # The merged child's alerts are now about the survivor (so the inbox applies the survivor's shielding to them).
 READDRESS_ALERTS = """
 MATCH (a:Alert) WHERE a.child_id = $merged
@@ -254,7 +265,8 @@ def move_via(tx: ManagedTransaction, *, moves: Sequence[dict[str, Any]]) -> None
 
 def merge(tx: ManagedTransaction, *, merged: str, survivor: str, reason: str, by: str) -> None:
     """Merge child `merged` into `survivor`: its records and relationships move (marked `moved_from`), its
-    alerts are re-addressed, the most restrictive shielding wins, and `merged` becomes a MergedChild.
+    alerts are re-addressed, the most restrictive shielding wins (two shields of two authorities: the
+    survivor's stays and the other team gets a `shield_merged` alert), and `merged` becomes a MergedChild.
 
     Raises:
         MergeError: a child merged into itself, or one holding a relationship type a merge does not handle.
@@ -268,6 +280,7 @@ def merge(tx: ManagedTransaction, *, merged: str, survivor: str, reason: str, by
         tx.run(statement, merged=merged, survivor=survivor).consume()
     tx.run(MERGE_SHIELDING, merged=merged, survivor=survivor).consume()
     tx.run(READDRESS_ALERTS, merged=merged, survivor=survivor).consume()
+    tx.run(SHIELD_MERGED_ALERT, merged=merged, survivor=survivor, reason=reason, by=by).consume()
     tx.run(RETIRE, merged=merged, survivor=survivor, reason=reason, by=by).consume()
 
 
