@@ -24,6 +24,7 @@ from api.routes import audit as audit_routes
 from api.routes import children as children_routes
 from api.routes import flags as flag_routes
 from api.routes import involvements as involvement_routes
+from api.routes import identity as identity_routes
 from api.routes import users as user_routes
 from graph.audit import AuditWriter
 from graph.config import GraphSettings, get_settings
@@ -172,4 +173,5 @@ def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSet
     app.include_router(alert_routes.router)
     app.include_router(analytics_routes.router)
     app.include_router(user_routes.router)
+    app.include_router(identity_routes.router)
     return app

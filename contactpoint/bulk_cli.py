@@ -160,7 +160,8 @@ def _reusable(folder: Path, children: int, seed: int, as_of: date) -> dict[str, 
 
     made = read_manifest(folder)
     wanted = {"children": children, "seed": seed, "as_of": as_of.isoformat(), "generator_version": GENERATOR_VERSION}
-    return dict(made["rows"]) if made and all(made.get(k) == v for k, v in wanted.items()) else {}
+    complete = made and {g.file for g in bulk.GROUPS} <= set(made.get("rows", {}))  # written before a group was added
+    return dict(made["rows"]) if complete and all(made.get(k) == v for k, v in wanted.items()) else {}
 
 
 def _check_space(home: Path, folder: Path, children: int, reuse: bool) -> None:

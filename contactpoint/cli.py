@@ -21,7 +21,7 @@ from contactpoint.audit_cli import audit_app
 from contactpoint.bulk_cli import bulk_load
 from contactpoint.common import console, database, demo_users, fail
 from contactpoint.dashboard_cli import dashboard_app
-from contactpoint.match_cli import match_app
+from contactpoint.match_cli import match_app, print_run, run_matching
 from contactpoint.dashboard_cli import start as dashboard_start
 from contactpoint.dashboard_cli import stop as dashboard_stop
 from contactpoint.users_cli import users_app
@@ -196,7 +196,8 @@ def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Pat
             bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} rows/s")
 
         report = load_dir(driver, folder, database=settings.database, rejects_path=rejects,
-                          batch_size=batch_size, progress=progress, as_of=as_of)
+                          batch_size=batch_size, progress=progress, as_of=as_of,
+                          matcher=lambda: run_matching(driver, settings))
     table = Table(title=f"Loaded {folder}")
     for col in ("feed", "read", "loaded", "rejected", "seconds", "rows/s"):
         table.add_column(col, justify="left" if col == "feed" else "right")
@@ -207,6 +208,10 @@ def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Pat
             table.add_row(r.feed, f"{r.read:,}", f"{r.loaded:,}", f"{r.rejected:,}", f"{r.seconds:.1f}",
                           f"{r.rows_per_second:,.0f}")
     console.print(table)
+    if report.matching is not None:
+        print_run(report.matching)
+    if report.matching_error:
+        console.print(f"[yellow]Matching did not run[/]: {report.matching_error}", highlight=False)
     if report.missing:
         console.print(f"Not present (skipped): {', '.join(report.missing)}", style="dim")
     if report.rejected:
@@ -241,9 +246,9 @@ def load(
             fail(str(exc))
         except OSError as exc:
             fail(f"cannot read the feeds in {folder}: {exc}")
-        if any(r.error for r in report.results):
-            console.print("[yellow]Alert scan skipped[/]: a feed could not be read; fix it and load again, "
-                          "or run 'contactpoint alerts scan'.", highlight=False)
+        if any(r.error for r in report.results) or report.matching_error:
+            console.print("[yellow]Alert scan skipped[/]: a feed could not be read or its records matched; fix it "
+                          "and load again, or run 'contactpoint alerts scan'.", highlight=False)
             raise typer.Exit(code=2)
         if scan:
             console.print(f"Load complete; scanning for alerts as of {day.isoformat()}.", highlight=False)

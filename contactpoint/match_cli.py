@@ -1,4 +1,4 @@
-"""`contactpoint match`: generate synthetic sources, train and chart the matching model, relink, bench."""
+"""`contactpoint match`: synthetic sources, the matching run, the model kept in the graph, relink, bench."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 
-from contactpoint.common import console, fail
+from contactpoint.common import console, database, fail
 
 match_app = typer.Typer(help="Identity matching: one child from many sources (see docs/matching.md).",
                         no_args_is_help=True)
-MODEL_PATH = Path("var") / "matching" / "model.json"
 
 
 @match_app.callback()
@@ -40,61 +39,124 @@ def _records(path: Path):
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
+def print_run(summary) -> None:
+    """One matching run's counts (graph.identity.run.RunSummary)."""
+    if not summary.run_id:
+        console.print("Matching: no person records waiting.")
+        return
+    trained = " (trained on this load's records first)" if summary.trained else ""
+    console.print(f"Matching with model {summary.model}{trained}: {summary.records:,} records in {summary.seconds:.1f} s; "
+                  f"{summary.linked:,} joined a child already known, {summary.new_children:,} new children "
+                  f"({summary.in_new_children:,} records), {summary.review:,} pairs for review, "
+                  f"{summary.guarded:,} pairs kept apart by a guard, {summary.rejected:,} refused, "
+                  f"{summary.moved:,} moved, {summary.merged:,} children merged", highlight=False)
+
+
+def run_matching(driver, settings, threads: int = 2, chunk: int | None = None):
+    """Match the pending person records with progress lines; returns the run's summary."""
+    from graph.identity import run
+
+    kw = {"chunk": chunk} if chunk else {}
+    return run.match_pending(driver, database=settings.database, threads=threads,
+                             progress=lambda message: console.print(f"  {message}", style="dim", highlight=False), **kw)
+
+
+@match_app.command("run")
+def run_cmd(threads: Annotated[int, typer.Option(min=1, help="DuckDB threads.")] = 2,
+            chunk: Annotated[int | None, typer.Option(min=1, help="Pending records matched in one go.")] = None) -> None:
+    """Match the person records waiting in the graph (new or changed since they were last matched)."""
+    from graph.config import get_settings
+    from graph.identity.models import MatchError
+
+    settings = get_settings()
+    with database(settings) as driver:
+        try:
+            print_run(run_matching(driver, settings, threads, chunk))
+        except MatchError as exc:
+            fail(str(exc))
+
+
 @match_app.command("model")
-def model_cmd(records: Annotated[Path | None, typer.Option(help="person_records.csv to train on.")] = None,
-              train: Annotated[bool, typer.Option("--train", help="Train on the records and save the model.")] = False,
+def model_cmd(train: Annotated[bool, typer.Option("--train", help="Train on the loaded population (or on --records) "
+                                                                   "and store it as the model in use.")] = False,
+              records: Annotated[Path | None, typer.Option(help="Train on this person_records.csv instead.")] = None,
+              import_: Annotated[Path | None, typer.Option("--import", help="Store a saved model as the one in use.")] = None,
+              export: Annotated[Path | None, typer.Option("--export", help="Write the model in use to a file.")] = None,
               report: Annotated[Path | None, typer.Option("--report", help="Write the model's charts (one offline HTML file).")] = None,
-              path: Annotated[Path, typer.Option(help="Where the model is kept.")] = MODEL_PATH,
               threads: Annotated[int, typer.Option(min=1)] = 2) -> None:
-    """Train the model (u by random sampling, m by EM), store it with a version; chart its match weights."""
+    """The matching model kept in the graph: train it (u by random sampling, m by EM), import, export, chart it."""
+    from graph.config import get_settings
+    from graph.identity import models
     from matching import model as matching_model
     from matching.records import prepare
 
-    if not train and report is None:
-        fail("say --train, --report FILE or both")
-    if train:
-        if records is None:
-            fail("--train needs --records person_records.csv")
-        prepared = prepare(_records(records))
-        model = matching_model.train(prepared.records, con=matching_model.connect(threads=threads))
-        matching_model.save(model, path)
-        console.print(f"Model {model.version} trained on {model.trained_on:,} records, saved to {path}")
-    if report is not None:
-        try:
-            model = matching_model.load(path)
-        except (OSError, ValueError) as exc:
-            fail(f"cannot read the model: {exc}")
-        matching_model.report(model, report)
-        console.print(f"Charts of model {model.version} written to {report} (opens offline)")
+    if not (train or import_ or export or report):
+        fail("say --train, --import FILE, --export FILE or --report FILE")
+    if records is not None and not train:
+        fail("--records is the population for --train")
+    settings = get_settings()
+    with database(settings) as driver, driver.session(database=settings.database) as session:
+        if import_ is not None:
+            try:
+                model = matching_model.load(import_)
+            except (OSError, ValueError) as exc:
+                fail(f"cannot read the model: {exc}")
+            session.execute_write(models.store_model, model=model)
+            console.print(f"Model {model.version} stored in the graph as the one in use")
+        if train:
+            try:
+                if records is not None:
+                    prepared = prepare(_records(records))
+                    model = matching_model.train(prepared.records, con=matching_model.connect(threads=threads))
+                    session.execute_write(models.store_model, model=model)
+                else:
+                    model = models.train(driver, database=settings.database, threads=threads)
+            except models.MatchError as exc:
+                fail(str(exc))
+            console.print(f"Model {model.version} trained on {model.trained_on:,} records, stored in the graph as the "
+                          "one in use (retrain after a big change of population, then `contactpoint match relink`)")
+        model = session.execute_read(models.stored)
+        if model is None and (export or report):
+            fail("no matching model is stored yet (`contactpoint match model --train`)")
+        if export is not None:
+            matching_model.save(model, export)
+            console.print(f"Model {model.version} written to {export}")
+        if report is not None:
+            matching_model.report(model, report)
+            console.print(f"Charts of model {model.version} written to {report} (opens offline)")
 
 
 @match_app.command("relink")
-def relink_cmd(records: Annotated[Path, typer.Argument(help="person_records.csv with the current child_id column.")],
-               apply: Annotated[bool, typer.Option("--apply", help="Write the new assignment (default: only print).")] = False,
-               out: Annotated[Path, typer.Option(help="Where --apply writes record_key,child_id.")] = Path("relinked.csv"),
-               path: Annotated[Path, typer.Option(help="The model.")] = MODEL_PATH) -> None:
-    """Relink everything with the current model: print the merges and splits it would make; apply on request."""
-    from matching import model as matching_model
-    from matching.engine import diff, relink
+def relink_cmd(apply: Annotated[bool, typer.Option("--apply", help="Make the merges and splits (default: only print).")] = False,
+               threads: Annotated[int, typer.Option(min=1)] = 2) -> None:
+    """Relink every matched record with the model in use: print the merges and splits it would make; apply on request."""
+    from graph.config import get_settings
+    from graph.identity import relink
+    from graph.identity.models import MatchError
 
-    model = matching_model.load(path)
-    frame = _records(records)
-    if "child_id" not in frame:
-        frame["child_id"] = ""
-    result = relink(model, records=frame)
-    changes = diff(result)
-    console.print(f"Model {model.version}: {changes.merges['group'].nunique():,} merges, "
-                  f"{changes.splits['current_child_id'].nunique():,} splits, {changes.unchanged_children:,} children "
-                  f"unchanged, {len(result.review):,} pairs for review, {len(result.refusals):,} refused by a guard")
-    for group, rows in list(changes.merges.groupby("group"))[:20]:
-        console.print(f"  merge {', '.join(sorted(set(rows['current_child_id'])))} -> {group}")
-    for child, rows in list(changes.splits.groupby("current_child_id"))[:20]:
-        console.print(f"  split {child} into {rows['group'].nunique()} children")
-    if apply:
-        result.links[["record_key", "child_id"]].to_csv(out, index=False)
-        console.print(f"Applied: {len(result.links):,} records written to {out}")
-    else:
-        console.print("Nothing applied (say --apply).")
+    settings = get_settings()
+    with database(settings) as driver:
+        try:
+            planned = relink.plan(driver, database=settings.database, threads=threads)
+        except MatchError as exc:
+            fail(str(exc))
+        changes, result = planned.diff, planned.resolution
+        console.print(f"Model {planned.model.version}: {changes.merges['group'].nunique():,} merges, "
+                      f"{changes.splits['current_child_id'].nunique():,} splits ({planned.moves:,} records would "
+                      f"identify another child), {changes.unchanged_children:,} children unchanged, "
+                      f"{len(result.review):,} pairs for review, {len(result.refusals):,} refused by a guard",
+                      highlight=False)
+        for group, rows in list(changes.merges.groupby("group"))[:20]:
+            console.print(f"  merge {', '.join(sorted(set(rows['current_child_id'])))} -> "
+                          f"{planned.targets.get(group, group)}", highlight=False)
+        for child, rows in list(changes.splits.groupby("current_child_id"))[:20]:
+            console.print(f"  split {child} into {rows['group'].nunique()} children", highlight=False)
+        if apply:
+            summary = relink.apply(driver, database=settings.database, planned=planned)
+            console.print(f"Applied: {summary.moved:,} records moved, {summary.new_children:,} new children, "
+                          f"{summary.merged:,} children merged (run {summary.run_id})", highlight=False)
+        else:
+            console.print("Nothing applied (say --apply).")
 
 
 @match_app.command("bench")

@@ -86,7 +86,9 @@ class ApiClient:
         if purpose is not None:
             headers["X-Purpose"] = purpose
         try:
-            with httpx.Client(base_url=self.base_url, timeout=self.timeout, transport=self.transport) as http:
+            # A merged directory id answers 308 to the child it was merged into: follow it (same origin).
+            with httpx.Client(base_url=self.base_url, timeout=self.timeout, transport=self.transport,
+                              follow_redirects=True) as http:
                 response = http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError:
             raise ApiError(503, "Service Unavailable", UNREACHABLE) from None

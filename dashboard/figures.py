@@ -214,5 +214,21 @@ def trend_figure(points: list[dict[str, Any]], patterns: list[str]) -> go.Figure
     return fig
 
 
+def waterfall_figure(waterfall: dict[str, Any]) -> go.Figure:
+    """A pair's match weight: the prior, each comparison's weight up or down, the total (log2 Bayes factors)."""
+    bars = waterfall.get("bars") or []
+    names = ["Prior"] + [labels.COMPARISONS.get(b["comparison"], b["comparison"]) for b in bars] + ["Total"]
+    values = [waterfall.get("prior", 0.0)] + [b["weight"] for b in bars] + [waterfall.get("total", 0.0)]
+    text = [""] + [f"{b.get('level') or ''}" for b in bars] + [""]
+    fig = go.Figure(go.Waterfall(
+        x=names, y=values, measure=["absolute"] + ["relative"] * len(bars) + ["total"],
+        text=[f"{v:+.1f}" for v in values], hovertext=text, hoverinfo="text+y", textposition="outside",
+        increasing={"marker": {"color": "#2e7d32"}}, decreasing={"marker": {"color": "#c62828"}},
+        totals={"marker": {"color": "#0b3c5d"}}))
+    fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False,
+                      yaxis={"title": "match weight (log2 Bayes factor)"})
+    return fig
+
+
 def _palette(i: int) -> str:
     return ("#1565c0", "#ef6c00", "#2e7d32", "#6a1b9a", "#00838f", "#ad1457", "#5d4037", "#455a64")[i % 8]

@@ -32,7 +32,10 @@ ALERT_KINDS = {
     "break_glass": "Shielded record opened by break-glass",
     "emergency_attendance": "Emergency visit of a protected child",
     "flag_viewed": "Protection flag viewed in emergency care",
+    "shield_merged": "Shielded record merged into another team's",
 }
+COMPARISONS = {"given_name": "Given name", "family_name": "Family name", "dob": "Date of birth",
+               "postcode": "Postcode", "sex_norm": "Sex", "identifiers": "NHS number / UPN"}
 PATTERNS = {
     "moved_authority": "Moved authority", "transfer_gap": "Nothing recorded after a move",
     "no_school_roll": "On no school roll", "no_gp": "No GP", "repeat_emergency": "Repeat emergency visits",

@@ -14,6 +14,7 @@ class Role(StrEnum):
     LA_ADMIN = "la_admin"
     AUDITOR = "auditor"
     ED_CLINICIAN = "ed_clinician"
+    DATA_OFFICER = "data_officer"
 
 
 ROLE_NAMES = {
@@ -23,6 +24,7 @@ ROLE_NAMES = {
     Role.LA_ADMIN: "LA management team",
     Role.AUDITOR: "auditor",
     Role.ED_CLINICIAN: "emergency department clinician",
+    Role.DATA_OFFICER: "data officer",
 }
 
 SEARCHERS = frozenset({Role.PRACTITIONER, Role.SAFEGUARDING_LEAD, Role.LA_ADMIN})
@@ -34,3 +36,4 @@ REVIEWERS = frozenset({Role.REVIEWER})
 CLINICIANS = frozenset({Role.ED_CLINICIAN})
 INVOLVED = frozenset({Role.PRACTITIONER, Role.SAFEGUARDING_LEAD})  # record their own involvement on the card
 LEAD_CHOOSERS = frozenset({Role.SAFEGUARDING_LEAD})  # choose the lead professional on the card
+MATCHERS = frozenset({Role.DATA_OFFICER, Role.LA_ADMIN})

@@ -32,8 +32,11 @@ from graph.workdays import due_dates
 SCAN_KINDS = ("protected_move", "transfer_in_overdue", "no_school_roll", "no_gp", "repeat_emergency",
               "emergency_attendance")
 # Break-glass alerts are raised by the override route; misuse alerts by the audit writer (graph/misuse.py);
-# flag_viewed by the emergency flag route (graph/flags.py).
-KINDS = (*SCAN_KINDS, "break_glass", "misuse", "flag_viewed")
+# flag_viewed by the emergency flag route (graph/flags.py); shield_merged by a merge of two records shielded by
+# different authorities (graph/identity/changes.py).
+KINDS = (*SCAN_KINDS, "break_glass", "misuse", "flag_viewed", "shield_merged")
+# Kinds about a user or a record decision rather than a child's situation: for the management team only.
+TEAM_KINDS = ("misuse", "shield_merged")
 LOOKBACK_DAYS = 365  # moves and emergency attendances count over the year before the scan date
 TRANSFER_IN_WORKING_DAYS = 15  # Working Together: a transfer-in conference within 15 working days
 REPEAT_EMERGENCY_VISITS = 3
@@ -169,6 +172,12 @@ WHERE $window_from <= v.at < $window_until
 
 RULES: dict[str, str] = {"moves": MOVES, "no_school_roll": NO_SCHOOL_ROLL, "no_gp": NO_GP,
                          "repeat_emergency": REPEAT_EMERGENCY, "emergency_attendance": EMERGENCY_ATTENDANCE}
+# Each rule started from some children only ($ids), for a re-scan after their records changed (a merge):
+# every rule's first clause matches the child it is about.
+_WHOLE_GRAPH = "MATCH (c:Child)"
+CHILD_RULES: dict[str, str] = {name: rule.replace(_WHOLE_GRAPH, "MATCH (c:Child WHERE c.id IN $ids)", 1)
+                               for name, rule in RULES.items()}
+assert all(rule.lstrip().startswith(_WHOLE_GRAPH) for rule in RULES.values()), "a rule starts elsewhere"
 
 
 @dataclass
@@ -260,6 +269,12 @@ def scan(
     return result
 
 
+def scan_children(tx: ManagedTransaction, *, ids: list[str], as_of: date, scan_id: str) -> int:
+    """Every rule for these children only, in the caller's transaction; returns the alerts newly raised."""
+    params = {**scan_params(as_of), "raised_at": datetime.now(UTC), "scan_id": scan_id, "ids": ids}
+    return sum(r["raised"] for rule in CHILD_RULES.values() for r in tx.run(rule, params))
+
+
 # -- the inbox ---------------------------------------------------------------------------------
 
 # Alerts addressed to the viewer's authority whose child the viewer may see in full: not hidden from
@@ -267,7 +282,7 @@ def scan(
 # about a user rather than a child, are for the management team only, and never about the viewer.
 _VISIBLE = f"""
 MATCH (a:Alert {{la_code: $viewer.la_code}})
-WHERE a.kind <> 'misuse' OR ($viewer.role = 'la_admin' AND a.user_id <> $viewer.user_id)
+WHERE NOT a.kind IN $team_kinds OR ($viewer.role = 'la_admin' AND coalesce(a.user_id, '') <> $viewer.user_id)
 OPTIONAL MATCH (c:Child {{id: a.child_id}})
 WITH a, c WHERE c IS NULL OR NOT ({hidden('c')} OR size({kin('c')}) > 0)
 """
@@ -317,6 +332,7 @@ DETAILS: dict[str, tuple[str, ...]] = {
     "misuse": ("user_id", "user_role", "user_la_code", "records", "window_minutes", "first_at", "last_at"),
     "emergency_attendance": ("attended_at", "hospital", "plans"),
     "flag_viewed": ("user_id", "user_role", "user_la_code", "user_agency", "plans", "request_id"),
+    "shield_merged": ("to_code", "to_name", "reason"),
 }
 _PLAN_NAMES = {"cp_plan": "a child protection plan", "looked_after": "looked after",
                "child_in_need": "a child in need plan"}
@@ -358,6 +374,9 @@ def summary(item: dict[str, Any]) -> str:
         return (f"A {item['user_role']} of {item['user_la_code']} ({item['user_id']}) opened {item['records']} "
                 f"children's records within {item['window_minutes']} minutes; an auditor can list them "
                 f"(GET /audit?user_id={item['user_id']}).")
+    if kind == "shield_merged":
+        return (f"Record {item['child_id']}, which your team shielded, was found to be the same child as a record "
+                f"shielded by {item['to_name']}, and merged into it; that team now holds it: contact them.")
     return f"{kind} for child {item['child_id']}."
 
 
@@ -379,13 +398,14 @@ def inbox(tx: ManagedTransaction, *, viewer: Viewer, state: str | None = None, k
           limit: int = 50, skip: int = 0) -> dict[str, Any]:
     """The alerts addressed to the viewer's authority that the viewer may see, newest first, one page."""
     record = tx.run(INBOX, viewer=viewer.params(), override=[], state=state, kind=kind, limit=limit,
-                    skip=skip).single(strict=True)
+                    skip=skip, team_kinds=list(TEAM_KINDS)).single(strict=True)
     return {"counts": record["counts"], "total": record["total"], "items": [_shape(a) for a in record["items"]]}
 
 
 def get(tx: ManagedTransaction, *, viewer: Viewer, alert_id: str) -> dict[str, Any] | None:
     """One alert as the viewer may see it, or None (also when it is addressed to someone else)."""
-    record = tx.run(ONE, viewer=viewer.params(), override=[], alert_id=alert_id).single()
+    record = tx.run(ONE, viewer=viewer.params(), override=[], alert_id=alert_id,
+                    team_kinds=list(TEAM_KINDS)).single()
     return None if record is None else _shape(record["item"])
 
 

@@ -21,6 +21,7 @@ from typing import Literal
 
 from graph import local
 from graph.config import GraphSettings
+from matching.records import BLOCKING_KEYS
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,16 @@ GROUPS: tuple[Group, ...] = (
           (":START_ID(Child)", ":END_ID(Agency)", "at:datetime", "reason")),
     Group("shielded_by.csv", "relationships", "SHIELDED_BY",
           (":START_ID(Child)", ":END_ID(LocalAuthority)", "since:date", "reason", "by")),
+    # The directory's own record of each child (graph.identity.rows.directory_rows), as children.csv makes online.
+    Group("sources.csv", "nodes", "Source", ("id:ID(Source)", "kind", "name", "registered_at:datetime")),
+    Group("source_records.csv", "nodes", "SourceRecord",
+          ("key:ID(SourceRecord)", "source_id", "local_id", "given_name", "family_name", "other_names:string[]",
+           "dob:date", "sex", "nhs_number", "upn", "council_person_id", "nhs_number_valid:boolean",
+           "upn_valid:boolean", "fingerprint", *BLOCKING_KEYS, "match_state", "received:datetime",
+           "changed:datetime")),
+    Group("record_from.csv", "relationships", "FROM", (":START_ID(SourceRecord)", ":END_ID(Source)")),
+    Group("identifies.csv", "relationships", "IDENTIFIES",
+          (":START_ID(SourceRecord)", ":END_ID(Child)", "method", "since:datetime")),
 )
 
 # With --verbose (the only way it names a bad entry) the importer announces each step ("Relationships, started

@@ -17,6 +17,9 @@ from graph.policy import (
     kin_agencies,
     kin_carers,
     kin_practitioners,
+    kin_sources,
+    known_names,
+    known_to,
     protected_address,
     restricted,
     sensitive_visible,
@@ -41,12 +44,13 @@ WITH c, holding, is_hidden, kin,
 CARD = _CHILD + f"""
 OPTIONAL MATCH (c)-[cur:LIVED_AT WHERE cur.until IS NULL]->(addr:Address)
 OPTIONAL MATCH (addr)-[:IN]->(area:LocalAuthority)
-WITH c, holding, is_hidden, kin, kc, kp, ka, kaddr, addr, area,
+WITH c, holding, is_hidden, kin, kc, kp, ka, kaddr, addr, area, {kin_sources('kin')} AS ksrc,
      addr IS NOT NULL AND (addr.id IN kaddr OR {protected_address('addr')}) AS addr_withheld
 RETURN CASE WHEN is_hidden THEN {restricted('c', 'holding')} ELSE c {{
-  .id, .given_name, .family_name, former_names: coalesce(c.former_names, []), .dob, .gender, .nhs_number,
-  .upn, .status,
+  .id, .given_name, .family_name, former_names: coalesce(c.former_names, []), known_names: {known_names('c')},
+  .dob, .gender, .nhs_number, .upn, .status,
   shielded: c.shielded,
+  known_to: {known_to('c', 'ksrc')},
   holding_team: {team('holding')},
   details_withheld: size(kin) > 0 OR addr_withheld,
   address: CASE WHEN addr IS NULL THEN null WHEN addr_withheld THEN {{withheld: true}}
@@ -95,15 +99,23 @@ OPTIONAL MATCH (c)-[cur:LIVED_AT WHERE cur.until IS NULL]->(addr:Address)-[:IN]-
 WITH c, score, coalesce(sla, hla) AS holding, {hidden('c')} AS is_hidden, addr, area,
      addr IS NOT NULL AND {protected_address('addr')} AS addr_withheld
 RETURN CASE WHEN is_hidden THEN {restricted('c', 'holding')} ELSE c {{
-  .id, .given_name, .family_name, former_names: coalesce(c.former_names, []), .dob, .gender,
-  shielded: c.shielded,
+  .id, .given_name, .family_name, former_names: coalesce(c.former_names, []), known_names: {known_names('c')},
+  .dob, .gender, shielded: c.shielded,
   postcode: CASE WHEN addr_withheld THEN null ELSE addr.postcode END,
   area: CASE WHEN addr_withheld OR area IS NULL THEN null ELSE area.name END
 }} END AS child
 ORDER BY score DESC, child.family_name, child.given_name, child.id
 """
+# By name: the name fields of the directory-keyed feeds, and every name a child's records know it by.
 SEARCH_BY_NAME = f"""
-CALL db.index.fulltext.queryNodes('child_names', $lucene, {{limit: 1000}}) YIELD node AS c, score
+CALL () {{
+  CALL db.index.fulltext.queryNodes('child_names', $lucene, {{limit: 1000}}) YIELD node, score
+  RETURN node AS c, score
+  UNION ALL
+  CALL db.index.fulltext.queryNodes('child_known_names', $known, {{limit: 1000}}) YIELD node, score
+  RETURN node AS c, score
+}}
+WITH c, max(score) AS score
 {_SEARCH_FILTER}
 WITH c, score ORDER BY score DESC, c.id LIMIT $limit
 {_SEARCH_TAIL}
@@ -173,7 +185,9 @@ def search_query(
             clauses.append(lucene_terms(("given_name",), given_name))
         if family_name:
             clauses.append(lucene_terms(("family_name", "former_names_text"), family_name))
+        words = " ".join(w for w in (given_name, family_name) if w)
         statement, params["lucene"] = SEARCH_BY_NAME, " AND ".join(clauses)
+        params["known"] = lucene_terms(("known_names_text",), words)
     elif dob is not None:
         statement = SEARCH_BY_DOB
     elif postcode:

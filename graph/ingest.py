@@ -8,7 +8,10 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
-from graph.instants import utc_cypher
+from graph.identity import intake
+from graph.identity import rows as identity_rows
+from graph.identity.rows import DIRECTORY, DIRECTORY_NAME
+from graph.instants import NOW, utc_cypher
 
 # Every statement takes $rows (dicts with a `line` key) and returns the lines it wrote.
 # MATCH on the referenced nodes drops rows naming something unknown; the loader rejects those.
@@ -38,6 +41,9 @@ MERGE (p)-[:WORKS_FOR]->(a)
 RETURN collect(r.line) AS written
 """
 
+# A children.csv row is also the directory's own record of the child (source 'directory', keyed by child_id),
+# so person records from other sources can be matched to a child the directory already holds: written after
+# this upsert, for the rows it wrote (graph.identity.intake).
 UPSERT_CHILDREN = """
 UNWIND $rows AS r
 MATCH (la:LocalAuthority {code: r.la_code})
@@ -48,6 +54,20 @@ SET c.given_name = r.given_name, c.family_name = r.family_name,
     c.dob = r.dob, c.gender = r.gender, c.nhs_number = r.nhs_number, c.upn = r.upn,
     c.la_child_id = r.la_child_id, c.status = r.status
 MERGE (c)-[:HELD_BY]->(la)
+RETURN collect(r.line) AS written
+"""
+ENSURE_DIRECTORY_SOURCE = f"""
+MERGE (s:Source {{id: '{DIRECTORY}'}})
+  ON CREATE SET s.kind = '{DIRECTORY}', s.name = '{DIRECTORY_NAME}', s.registered_at = {NOW}
+"""
+
+UPSERT_SOURCES = f"""
+UNWIND $rows AS r
+WITH r WHERE (r.la_code IS NULL OR EXISTS {{ MATCH (:LocalAuthority {{code: r.la_code}}) }})
+         AND (r.agency_id IS NULL OR EXISTS {{ MATCH (:Agency {{id: r.agency_id}}) }})
+MERGE (s:Source {{id: r.source_id}})
+  ON CREATE SET s.registered_at = {NOW}
+SET s.kind = r.kind, s.name = r.name, s.la_code = r.la_code, s.agency_id = r.agency_id
 RETURN collect(r.line) AS written
 """
 
@@ -66,7 +86,7 @@ UNWIND $rows AS r
 MATCH (c:Child {id: r.child_id})
 MATCH (a:Address {id: r.address_id})
 MERGE (c)-[l:LIVED_AT {since: r.since}]->(a)
-SET l.until = r.until
+SET l.until = r.until, l.via = r.via
 RETURN collect(r.line) AS written
 """
 
@@ -77,7 +97,8 @@ MATCH (c:Child {id: r.child_id})
 MERGE (k:Carer {id: r.carer_id})
 SET k.name = r.name, k.phone = r.phone, k.email = r.email
 MERGE (k)-[x:CARES_FOR {since: r.since}]->(c)
-SET x.until = r.until, x.relationship = r.relationship, x.parental_responsibility = r.parental_responsibility
+SET x.until = r.until, x.relationship = r.relationship, x.parental_responsibility = r.parental_responsibility,
+    x.via = r.via
 RETURN collect(r.line) AS written
 """
 
@@ -86,7 +107,7 @@ UNWIND $rows AS r
 MATCH (c:Child {id: r.child_id})
 MATCH (a:Agency {id: r.agency_id}) WHERE a.kind = 'school'
 MERGE (c)-[e:ENROLLED_AT {since: r.since}]->(a)
-SET e.until = r.until
+SET e.until = r.until, e.via = r.via
 RETURN collect(r.line) AS written
 """
 
@@ -95,7 +116,7 @@ UNWIND $rows AS r
 MATCH (c:Child {id: r.child_id})
 MATCH (a:Agency {id: r.agency_id}) WHERE a.kind = 'gp_practice'
 MERGE (c)-[g:REGISTERED_WITH {since: r.since}]->(a)
-SET g.until = r.until
+SET g.until = r.until, g.via = r.via
 RETURN collect(r.line) AS written
 """
 
@@ -112,7 +133,8 @@ WITH r, c, i, coalesce(i.source = 'self', false) AS recorded
 SET i.until = CASE WHEN recorded THEN i.until ELSE r.until END,
     i.lead = CASE WHEN recorded OR c.lead_chosen_by IS NOT NULL THEN coalesce(i.lead, false) ELSE r.lead END,
     i.sensitive = CASE WHEN recorded THEN i.sensitive ELSE r.sensitive END,
-    i.consent = CASE WHEN recorded THEN i.consent ELSE r.consent END
+    i.consent = CASE WHEN recorded THEN i.consent ELSE r.consent END,
+    i.via = CASE WHEN recorded THEN i.via ELSE r.via END
 RETURN collect(r.line) AS written
 """
 # The rows of an involvements batch that UPSERT_INVOLVEMENTS will not apply in full (the loader counts them).
@@ -133,7 +155,7 @@ UNWIND $rows AS r
 MATCH (c:Child {id: r.child_id})
 MATCH (la:LocalAuthority {code: r.la_code})
 MERGE (c)-[h:HAS_PLAN {kind: r.kind, since: r.since}]->(la)
-SET h.until = r.until
+SET h.until = r.until, h.via = r.via
 RETURN collect(r.line) AS written
 """
 
@@ -144,7 +166,7 @@ UNWIND $rows AS r
 MATCH (c:Child {{id: r.child_id}})
 MATCH (a:Agency {{id: r.agency_id}}) WHERE a.kind = 'unscheduled_care'
 MERGE (c)-[v:ATTENDED {{at: {utc_cypher('r.at')}}}]->(a)
-SET v.reason = r.reason
+SET v.reason = r.reason, v.via = r.via
 RETURN collect(r.line) AS written
 """
 
@@ -180,12 +202,12 @@ WITH x, head(collect(r.since)) AS since
 SET x.since = since
 """
 # Statements run before a feed's upsert, in the same transaction.
-BEFORE_UPSERT: dict[str, str] = {
-    "agencies": UNLINK_AGENCY_AUTHORITY,
-    "practitioners": UNLINK_PRACTITIONER_AGENCY,
-    "children": UNLINK_CHILD_AUTHORITY,
-    "addresses": UNLINK_ADDRESS_AUTHORITY,
-    "carers": DATE_UNDATED_CARERS,
+BEFORE_UPSERT: dict[str, tuple[str, ...]] = {
+    "agencies": (UNLINK_AGENCY_AUTHORITY,),
+    "practitioners": (UNLINK_PRACTITIONER_AGENCY,),
+    "children": (UNLINK_CHILD_AUTHORITY, ENSURE_DIRECTORY_SOURCE),
+    "addresses": (UNLINK_ADDRESS_AUTHORITY,),
+    "carers": (DATE_UNDATED_CARERS,),
 }
 
 UPSERTS: dict[str, str] = {
@@ -193,6 +215,7 @@ UPSERTS: dict[str, str] = {
     "agencies": UPSERT_AGENCIES,
     "practitioners": UPSERT_PRACTITIONERS,
     "children": UPSERT_CHILDREN,
+    "sources": UPSERT_SOURCES,
     "addresses": UPSERT_ADDRESSES,
     "residences": UPSERT_RESIDENCES,
     "carers": UPSERT_CARERS,
@@ -211,6 +234,7 @@ class Reference:
     column: str
     label: str
     kind: str | None = None
+    optional: bool = False  # a blank cell names nothing
 
 
 REFERENCES: dict[str, tuple[Reference, ...]] = {
@@ -218,6 +242,8 @@ REFERENCES: dict[str, tuple[Reference, ...]] = {
     "agencies": (Reference("la_code", "LocalAuthority"),),
     "practitioners": (Reference("agency_id", "Agency"),),
     "children": (Reference("la_code", "LocalAuthority"),),
+    "sources": (Reference("la_code", "LocalAuthority", optional=True), Reference("agency_id", "Agency", optional=True)),
+    "person_records": (Reference("source_id", "Source"),),
     "addresses": (Reference("la_code", "LocalAuthority"),),
     "residences": (Reference("child_id", "Child"), Reference("address_id", "Address")),
     "carers": (Reference("child_id", "Child"),),
@@ -236,6 +262,7 @@ _FIND: dict[str, str] = {
     "Practitioner": "UNWIND $keys AS k MATCH (n:Practitioner {id: k}) RETURN n.id AS key, null AS kind",
     "Agency": "UNWIND $keys AS k MATCH (n:Agency {id: k}) RETURN n.id AS key, n.kind AS kind",
     "LocalAuthority": "UNWIND $keys AS k MATCH (n:LocalAuthority {code: k}) RETURN n.code AS key, null AS kind",
+    "Source": "UNWIND $keys AS k MATCH (n:Source {id: k}) WHERE n.kind <> 'directory' RETURN n.id AS key, null AS kind",
 }
 _NOUNS = {
     "Child": "child",
@@ -243,6 +270,7 @@ _NOUNS = {
     "Practitioner": "practitioner",
     "Agency": "agency",
     "LocalAuthority": "local authority",
+    "Source": "source",
 }
 
 
@@ -254,10 +282,15 @@ def upsert(tx: ManagedTransaction, *, feed: str, rows: Sequence[dict[str, Any]])
     Raises:
         KeyError: the feed has no writer.
     """
-    if feed in BEFORE_UPSERT:
-        tx.run(BEFORE_UPSERT[feed], rows=rows).consume()
+    if feed == "person_records":  # kept as sent, pending matching (graph.identity)
+        return intake.write(tx, rows=identity_rows.props(rows)[0])
+    for statement in BEFORE_UPSERT.get(feed, ()):
+        tx.run(statement, rows=rows).consume()
     record = tx.run(UPSERTS[feed], rows=rows).single()
-    return set(record["written"]) if record else set()
+    written = set(record["written"]) if record else set()
+    if feed == "children":
+        intake.write(tx, rows=identity_rows.directory_rows([r for r in rows if r["line"] in written]), directory=True)
+    return written
 
 
 def kept_involvements(tx: ManagedTransaction, *, rows: Sequence[dict[str, Any]]) -> set[int]:
@@ -268,12 +301,14 @@ def kept_involvements(tx: ManagedTransaction, *, rows: Sequence[dict[str, Any]])
 def explain_unwritten(tx: ManagedTransaction, *, feed: str, rows: Sequence[dict[str, Any]]) -> dict[int, str]:
     """Say, for each row that was not written, which reference it names that does not exist."""
     reasons: dict[int, str] = {}
+    if feed == "person_records":  # what matching would refuse (the feed's own checks should have)
+        reasons |= identity_rows.props(rows)[1]
     for ref in REFERENCES[feed]:
-        keys = sorted({row[ref.column] for row in rows})
+        keys = sorted({row[ref.column] for row in rows if row[ref.column] is not None})
         found = {rec["key"]: rec["kind"] for rec in tx.run(_FIND[ref.label], keys=keys)}
         for row in rows:
             key = row[ref.column]
-            if row["line"] in reasons:
+            if row["line"] in reasons or (key is None and ref.optional):
                 continue
             if key not in found:
                 reasons[row["line"]] = f"{ref.column}: unknown {_NOUNS[ref.label]} '{key}'"

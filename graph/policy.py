@@ -41,6 +41,15 @@ def protected_address(var: str) -> str:
     )
 
 
+def protected_postcode(expr: str) -> str:
+    """Rule 3 for a postcode on its own (a source's record of it): true where a child hidden from this viewer
+    currently lives at an address with that postcode."""
+    return (
+        f"EXISTS {{ MATCH (ppa:Address {{postcode: {expr}}})<-[ppl:LIVED_AT WHERE ppl.until IS NULL]-(pps:Child) "
+        f"WHERE pps.shielded = true AND {hidden('pps')} }}"
+    )
+
+
 def household(var: str) -> str:
     """Rule 3's household, whoever asks: the other shielded children sharing a current carer with `var`
     (a CARES_FOR without `until`), or living at its address now.
@@ -96,6 +105,27 @@ def kin_addresses(kin_var: str) -> str:
     return f"COLLECT {{ UNWIND {kin_var} AS s MATCH (s)-[:LIVED_AT]->(a:Address) RETURN DISTINCT a.id }}"
 
 
+def kin_sources(kin_var: str) -> str:
+    """The sources that know a hidden kin child: withheld from the card, as its school or GP would be."""
+    return (f"COLLECT {{ UNWIND {kin_var} AS s MATCH (s)<-[:IDENTIFIES]-(:SourceRecord)-[:FROM]->(src:Source) "
+            f"RETURN DISTINCT src.id }}")
+
+
+def known_names(var: str) -> str:
+    """Every name the child is known by: its records' names (graph.identity), or, for a child only the
+    directory-keyed feeds describe, its own name and former names. Names are visible fields (rule 1)."""
+    return (f"coalesce({var}.known_names, [trim(coalesce({var}.given_name, '') + ' ' + "
+            f"coalesce({var}.family_name, ''))] + coalesce({var}.former_names, []))")
+
+
+def known_to(var: str, withheld_var: str) -> str:
+    """The sources that know the child (name and kind), less those `withheld_var` lists. Never in a hidden
+    child's restricted shape: which systems hold a shielded child says where it lives and is seen."""
+    return (f"COLLECT {{ MATCH ({var})<-[:IDENTIFIES]-(:SourceRecord)-[:FROM]->(src:Source) "
+            f"WHERE NOT src.id IN {withheld_var} "
+            f"RETURN DISTINCT src {{.name, .kind}} AS source ORDER BY source.kind, source.name }}")
+
+
 # Rule 5: sensitive services only with recorded consent, or to safeguarding leads.
 def sensitive_visible(rel: str) -> str:
     return f"(coalesce({rel}.sensitive, false) = false OR {rel}.consent = true OR $viewer.role = 'safeguarding_lead')"
@@ -121,8 +151,8 @@ def team(la_var: str) -> str:
 def restricted(var: str, holding_var: str) -> str:
     """Rule 1: exactly what a hidden shielded record shows."""
     return (
-        f"{var} {{.id, .given_name, .family_name, former_names: coalesce({var}.former_names, []), .dob, .gender, "
-        f"shielded: true, holding_team: {team(holding_var)}}}"
+        f"{var} {{.id, .given_name, .family_name, former_names: coalesce({var}.former_names, []), "
+        f"known_names: {known_names(var)}, .dob, .gender, shielded: true, holding_team: {team(holding_var)}}}"
     )
 
 
@@ -149,6 +179,9 @@ FLAG_ROLES = frozenset({Role.ED_CLINICIAN})
 # "I am working with this child" (a practitioner's own involvement) and who chooses the lead professional.
 INVOLVEMENT_ROLES = frozenset({Role.PRACTITIONER, Role.SAFEGUARDING_LEAD})
 LEAD_PROFESSIONAL_ROLES = frozenset({Role.SAFEGUARDING_LEAD})
+# The matching review queue, merge and split: the authority's data team, and its management team (the only
+# one that sees its shielded children's pairs). docs/access.md says why.
+IDENTITY_ROLES = frozenset({Role.DATA_OFFICER, Role.LA_ADMIN})
 
 
 # -- checks on what a statement returned ---------------------------------------------------------

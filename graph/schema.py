@@ -110,6 +110,33 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         ONE_VISIT_PER_INSTANT,
         ALERTS_TO_UTC,
     ),
+    # Identity (graph/identity): sources, the records they send, the review queue, the directory-id sequence,
+    # merged children, stored models and matching runs; an index per blocking key, so a record's candidates
+    # are found by seeks whose cost grows with the batch, not the directory; the pending records; and the
+    # names a child is known by for search. The blocking keys are matching.records.BLOCKING_KEYS, written out
+    # (a released migration never changes; tests/identity/test_store.py checks the two agree).
+    7: (
+        "CREATE CONSTRAINT source_id IF NOT EXISTS FOR (n:Source) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT source_record_key IF NOT EXISTS FOR (n:SourceRecord) REQUIRE n.key IS UNIQUE",
+        "CREATE CONSTRAINT match_review_id IF NOT EXISTS FOR (n:MatchReview) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT match_review_key IF NOT EXISTS FOR (n:MatchReview) REQUIRE n.key IS UNIQUE",
+        "CREATE CONSTRAINT sequence_name IF NOT EXISTS FOR (n:Sequence) REQUIRE n.name IS UNIQUE",
+        "CREATE CONSTRAINT merged_child_id IF NOT EXISTS FOR (n:MergedChild) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT match_model_version IF NOT EXISTS FOR (n:MatchModel) REQUIRE n.version IS UNIQUE",
+        "CREATE CONSTRAINT match_run_id IF NOT EXISTS FOR (n:MatchRun) REQUIRE n.id IS UNIQUE",
+        "CREATE INDEX source_record_state IF NOT EXISTS FOR (n:SourceRecord) ON (n.match_state)",
+        "CREATE INDEX source_record_bk_nhs IF NOT EXISTS FOR (n:SourceRecord) ON (n.bk_nhs)",
+        "CREATE INDEX source_record_bk_upn IF NOT EXISTS FOR (n:SourceRecord) ON (n.bk_upn)",
+        "CREATE INDEX source_record_bk_dob_district IF NOT EXISTS FOR (n:SourceRecord) ON (n.bk_dob_district)",
+        "CREATE INDEX source_record_bk_dob_given IF NOT EXISTS FOR (n:SourceRecord) ON (n.bk_dob_given)",
+        "CREATE INDEX source_record_bk_dob_family IF NOT EXISTS FOR (n:SourceRecord) ON (n.bk_dob_family)",
+        "CREATE INDEX source_record_bk_name_year IF NOT EXISTS FOR (n:SourceRecord) ON (n.bk_name_year)",
+        "CREATE INDEX source_record_bk_name_district IF NOT EXISTS FOR (n:SourceRecord) ON (n.bk_name_district)",
+        "CREATE INDEX source_record_bk_given_postcode IF NOT EXISTS FOR (n:SourceRecord) ON (n.bk_given_postcode)",
+        "CREATE INDEX match_review_state IF NOT EXISTS FOR (n:MatchReview) ON (n.state)",
+        "CREATE INDEX match_model_stored_at IF NOT EXISTS FOR (n:MatchModel) ON (n.stored_at)",
+        "CREATE FULLTEXT INDEX child_known_names IF NOT EXISTS FOR (n:Child) ON EACH [n.known_names_text]",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -343,6 +343,10 @@ _DEMO_TABLE = (
      "bvbkySWdt9dxojxD6Xosyw$US2vExNOG0ThOaPGraX9imhnps+woKedJcTLJv9p9ug"),
     (Role.ED_CLINICIAN, "leeds", LEEDS, "Y3MEVVG3RY25VHXLPELUXXCOTPQELOFM",
      "mLf4UaXhs5KiRV4XANyoyA$klUOsHKgWxpbbZpIouTmvK4frkaOwlBEJQrCMAXy3Tg"),
+    (Role.DATA_OFFICER, "birmingham", BIRMINGHAM, "63SXXOV2A4OLHRJKZGTEVRRFNUICQXCG",
+     "NNfzYn7r7yCJDMN0zdqjBA$rGjXPwEpU0MnB35AEkUTtRHn1Zwape1Zo7sZRFshsW8"),
+    (Role.DATA_OFFICER, "leeds", LEEDS, "46DSA2QFOAIGUHUCLNXMLPMS3V2D4OOY",
+     "xNDvIU6lH7pNfM3sBPJvuA$CMbheJ7KV8SGX3wcrsIy8ecyKJ5a5q88nU02oNQasZk"),
 )
 
 # One user per role in Birmingham and in Leeds, e.g. practitioner.birmingham / birmingham-practitioner-demo.

@@ -8,7 +8,8 @@ from typing import Any
 
 
 class Role(StrEnum):
-    """The five roles of docs/architecture.md, and the emergency-department clinician (docs/access.md)."""
+    """The five roles of docs/architecture.md, the emergency-department clinician and the authority's data team
+    that works the matching review queue (docs/access.md)."""
 
     PRACTITIONER = "practitioner"
     SAFEGUARDING_LEAD = "safeguarding_lead"
@@ -16,6 +17,7 @@ class Role(StrEnum):
     LA_ADMIN = "la_admin"
     AUDITOR = "auditor"
     ED_CLINICIAN = "ed_clinician"
+    DATA_OFFICER = "data_officer"
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,12 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from graph.bulk import GROUPS
+from graph.identity import rows as identity_rows
 from graph.shielding import FEED_USER
 from loaders.csvout import CsvFiles, csv_lines
-from loaders.feeds import FEEDS, Instant
-from loaders.generate import DEFAULT_AS_OF, GENERATOR_VERSION, TEXT, Columns, Part, Progress, england
+from loaders.feeds import Instant
+from loaders.generate import DEFAULT_AS_OF, GENERATED, GENERATOR_VERSION, TEXT, Columns, Part, Progress, england
+from matching.records import BLOCKING_KEYS
 from loaders.synth.fmt import quote
 
 MANIFEST = "bulk-manifest.json"
@@ -62,15 +64,24 @@ def write_parts(out_dir: Path, parts: Iterable[Part], about: dict[str, object]) 
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).unlink(missing_ok=True)
     counts = {g.file: 0 for g in GROUPS}
+    # The instants of the directory's records: the day the England is as of (so the files stay deterministic).
+    received = f"{about.get('as_of', DEFAULT_AS_OF.isoformat())}T00:00:00Z"
     with CsvFiles(out, {g.file: g.file for g in GROUPS}) as files:
         for g in GROUPS:
             files.write(g.file, (",".join(g.header) + "\n").encode())
+        counts["sources.csv"] += _append(files, "sources.csv", [np.array([c], dtype=object) for c in (
+            identity_rows.DIRECTORY, identity_rows.DIRECTORY, quote(np.array([identity_rows.DIRECTORY_NAME],
+                                                                            dtype=object))[0], received)])
         for part in parts:
             # Shielding first: a child's node carries the outcome of its decisions.
             shielding = _last_decisions(part.tables.pop("shielding")())
-            for spec in FEEDS:
+            for spec in GENERATED:
                 if spec.name == "shielding":
                     rows = {"shielded_by.csv": shielding["rows"]}
+                elif spec.name == "children":
+                    raw = part.tables.pop(spec.name)()
+                    rows = {**_TRANSFORMS[spec.name](_quoted(spec.name, raw), shielding),
+                            **_directory_records(raw, received)}
                 else:
                     rows = _TRANSFORMS[spec.name](_quoted(spec.name, part.tables.pop(spec.name)()), shielding)
                 for file, cells in rows.items():
@@ -159,6 +170,44 @@ def _children(c: Columns, shielding: dict) -> Rows:
         "children.csv": [child, c["given_name"], c["family_name"], former, text, c["dob"], c["gender"],
                          c["nhs_number"], c["upn"], c["la_child_id"], c["status"], shielded, decided_on],
         "held_by.csv": [child, c["la_code"]],
+    }
+
+
+def _directory_records(c: Columns, received: str) -> Rows:
+    """The directory's own record of each child, with what children.csv makes online (the same properties,
+    blocking keys and fingerprint, from graph.identity.rows); `received`, `changed` and `since` are the
+    England's day rather than the moment of loading."""
+    text = {k: np.asarray(c[k], dtype=object) for k in ("child_id", "given_name", "family_name", "former_names",
+                                                           "dob", "gender", "nhs_number", "upn", "la_child_id")}
+    children = [{"line": i, "child_id": text["child_id"][i], "given_name": text["given_name"][i] or None,
+                 "family_name": text["family_name"][i] or None,
+                 "former_names": [n for n in text["former_names"][i].split(";") if n] or None,
+                 "dob": date.fromisoformat(text["dob"][i]), "gender": text["gender"][i] or None,
+                 "nhs_number": text["nhs_number"][i] or None, "upn": text["upn"][i] or None,
+                 "la_child_id": text["la_child_id"][i] or None} for i in range(len(text["child_id"]))]
+    records = identity_rows.directory_rows(children)
+    n = len(records)
+
+    def column(name: str) -> np.ndarray:
+        return np.array(["" if r["props"].get(name) is None else r["props"][name] for r in records], dtype=object)
+
+    def flag(name: str) -> np.ndarray:
+        return np.array(["true" if r["props"][name] else "false" for r in records], dtype=object)
+
+    key = np.array([r["key"] for r in records], dtype=object)
+    child = np.array([r["local_id"] for r in records], dtype=object)
+    by_child = {ch: i for i, ch in enumerate(text["child_id"].tolist())}
+    rows = np.array([by_child[ch] for ch in child.tolist()], dtype=np.int64)
+    instant = np.full(n, received, dtype=object)
+    return {
+        "source_records.csv": [
+            key, np.full(n, identity_rows.DIRECTORY, dtype=object), child,
+            quote(text["given_name"][rows]), quote(text["family_name"][rows]), quote(text["former_names"][rows]),
+            text["dob"][rows], column("sex"), column("nhs_number"), column("upn"), column("council_person_id"),
+            flag("nhs_number_valid"), flag("upn_valid"), column("fingerprint"),
+            *(quote(column(k)) for k in BLOCKING_KEYS), np.full(n, "matched", dtype=object), instant, instant],
+        "record_from.csv": [key, np.full(n, identity_rows.DIRECTORY, dtype=object)],
+        "identifies.csv": [key, child, np.full(n, "directory", dtype=object), instant],
     }
 
 

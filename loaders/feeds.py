@@ -18,6 +18,8 @@ from pydantic import (
 )
 
 from graph.instants import uk_day, uk_today, utc
+from matching import names as matching_names
+from matching import records as matching_records
 
 AGENCY_KINDS = (
     "school",
@@ -170,42 +172,127 @@ class AddressRow(Feed):
     northing: Northing | None = None
 
 
-class ResidenceRow(_Period):
-    child_id: Id
+# The kinds of source a person record may come from (the directory's own, for child_id feeds, is built in).
+SOURCE_KINDS = matching_records.SOURCE_KINDS
+
+
+class ChildRef(Feed):
+    """A row naming a child by directory ID, or by the record a source sent for it (source_id, local_id)."""
+
+    child_id: Id | None = None
+    source_id: Id | None = None
+    local_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _one_child(self) -> ChildRef:
+        by_record = self.source_id is not None or self.local_id is not None
+        if self.child_id is not None and by_record:
+            raise ValueError("name the child once: child_id, or source_id and local_id, not both")
+        if self.child_id is None and not by_record:
+            raise ValueError("name the child: child_id, or source_id and local_id")
+        if by_record and (self.source_id is None or self.local_id is None):
+            missing = "local_id" if self.local_id is None else "source_id"
+            raise ValueError(f"{missing} is required with {'source_id' if missing == 'local_id' else 'local_id'}")
+        return self
+
+
+class SourceRow(Feed):
+    source_id: Id
+    kind: Literal[SOURCE_KINDS]  # type: ignore[valid-type]
+    name: Text
+    la_code: LaCode | None = None
+    agency_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _not_reserved(self) -> SourceRow:
+        if self.source_id == "directory":
+            raise ValueError("source_id 'directory' is the directory's own (the feeds keyed by child_id)")
+        return self
+
+
+def _nhs_number(value: str) -> str:
+    digits = re.sub(r"[\s-]", "", value)
+    if not re.fullmatch(r"\d{10}", digits):
+        raise ValueError("an NHS number is 10 digits")
+    return digits
+
+
+def _upn(value: str) -> str:
+    upn = value.strip().upper()
+    if not re.fullmatch(r"[A-Z]\d{11}[0-9A-Z]", upn):
+        raise ValueError("a UPN is a letter, 11 digits and a digit or letter")
+    return upn
+
+
+def _sent_postcode(value: str) -> str:
+    """A postcode as sent: canonical when it is a UK postcode, else kept as it is (matching ignores it)."""
+    try:
+        return _postcode(value)
+    except ValueError:
+        return value
+
+
+def _names(value: object) -> object:
+    return tuple(p for p in value.split(";") if p.strip()) if isinstance(value, str) else value
+
+
+class PersonRecordRow(Feed):
+    source_id: Id
+    local_id: Id
+    given_name: OptText = None
+    family_name: OptText = None
+    other_names: Annotated[tuple[Text, ...], BeforeValidator(_names)] = ()
+    dob: PastDate | None = None
+    sex: Literal[GENDERS] | None = None  # type: ignore[valid-type]
+    postcode: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16),
+                        AfterValidator(_one_line), AfterValidator(_sent_postcode)] | None = None
+    nhs_number: Annotated[str, AfterValidator(_nhs_number)] | None = None
+    upn: Annotated[str, AfterValidator(_upn)] | None = None
+    council_person_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _identifiable(self) -> PersonRecordRow:
+        if self.source_id == "directory":
+            raise ValueError("source_id 'directory' is the directory's own: send those children in children.csv")
+        named = bool(matching_names.tokens(self.given_name or "")) or bool(matching_names.fold(self.family_name or ""))
+        identified = (matching_records.nhs_number_valid(self.nhs_number) or matching_records.upn_valid(self.upn)
+                      or self.council_person_id is not None)
+        if not (named or identified):
+            raise ValueError("neither a name nor an identifier (a valid NHS number, a valid UPN or a "
+                             "council_person_id): nothing to match the record on")
+        return self
+
+
+class ResidenceRow(_Period, ChildRef):
     address_id: Id
 
 
-class CarerRow(_Period):
+class CarerRow(_Period, ChildRef):
     carer_id: Id
     name: Text
     phone: OptPhone = None
     email: OptEmail = None
-    child_id: Id
     relationship: Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,30}$")]
     parental_responsibility: bool
 
 
-class EnrolmentRow(_Period):
-    child_id: Id
+class EnrolmentRow(_Period, ChildRef):
     agency_id: Id
 
 
-class RegistrationRow(_Period):
-    child_id: Id
+class RegistrationRow(_Period, ChildRef):
     agency_id: Id
 
 
-class InvolvementRow(_Period):
+class InvolvementRow(_Period, ChildRef):
     practitioner_id: Id
-    child_id: Id
     service: Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,40}$")]
     lead: bool = False
     sensitive: bool = False
     consent: bool = False
 
 
-class PlanRow(_Period):
-    child_id: Id
+class PlanRow(_Period, ChildRef):
     la_code: LaCode
     kind: Literal[PLAN_KINDS]  # type: ignore[valid-type]
 
@@ -215,8 +302,7 @@ class PlanRow(_Period):
 Instant = Annotated[datetime, AfterValidator(_storable_offset), AfterValidator(utc)]
 
 
-class AttendanceRow(Feed):
-    child_id: Id
+class AttendanceRow(ChildRef):
     agency_id: Id
     at: Instant
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
@@ -229,8 +315,7 @@ class AttendanceRow(Feed):
         return self
 
 
-class ShieldingRow(Feed):
-    child_id: Id
+class ShieldingRow(ChildRef):
     shielded: bool
     la_code: LaCode
     decided_on: PastDate
@@ -257,13 +342,23 @@ class FeedSpec:
     def required(self) -> tuple[str, ...]:
         return tuple(n for n, f in self.model.model_fields.items() if f.is_required())
 
+    @property
+    def by_child_id(self) -> tuple[str, ...]:
+        """The columns of the feed as a source holding directory ids sends it (no source_id, local_id)."""
+        if issubclass(self.model, ChildRef):
+            return tuple(c for c in self.columns if c not in ("source_id", "local_id"))
+        return self.columns
 
-# In load order: a feed only names things defined by the feeds before it (or already in the graph).
+
+# In load order: a feed only names things defined by the feeds before it (or already in the graph). Person
+# records are matched (children made or found for them) after person_records, before the relationship feeds.
 FEEDS: tuple[FeedSpec, ...] = (
     FeedSpec("authorities", AuthorityRow),
     FeedSpec("agencies", AgencyRow),
     FeedSpec("practitioners", PractitionerRow),
     FeedSpec("children", ChildRow),
+    FeedSpec("sources", SourceRow),
+    FeedSpec("person_records", PersonRecordRow),
     FeedSpec("addresses", AddressRow),
     FeedSpec("residences", ResidenceRow),
     FeedSpec("carers", CarerRow),
@@ -275,3 +370,6 @@ FEEDS: tuple[FeedSpec, ...] = (
     FeedSpec("shielding", ShieldingRow),
 )
 FEEDS_BY_NAME = {spec.name: spec for spec in FEEDS}
+# The feeds of the identity work: registered sources and the person records they send (the generator's
+# England is keyed by directory id and has none).
+IDENTITY_FEEDS = ("sources", "person_records")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from loaders.csvout import CsvFiles, csv_lines
-from loaders.feeds import FEEDS, FeedSpec
+from loaders.feeds import FEEDS, IDENTITY_FEEDS, FeedSpec
 from loaders.synth import casework, people, places, registers, services
 from loaders.synth import involvements as inv
 from loaders.synth import rates
@@ -46,6 +46,10 @@ TEXT = {
 }
 
 
+# The feeds the generator writes: every feed but the identity ones, each keyed by directory id.
+GENERATED = tuple(spec for spec in FEEDS if spec.name not in IDENTITY_FEEDS)
+
+
 def generate(
     out_dir: Path,
     *,
@@ -65,16 +69,16 @@ def generate(
     """
     out = Path(out_dir)
     parts = england(children, seed, as_of=as_of, by_region=by_region, progress=progress)
-    counts: dict[str, int] = {spec.name: 0 for spec in FEEDS}
-    digests = {spec.name: hashlib.sha256() for spec in FEEDS}
+    counts: dict[str, int] = {spec.name: 0 for spec in GENERATED}
+    digests = {spec.name: hashlib.sha256() for spec in GENERATED}
     out.mkdir(parents=True, exist_ok=True)
     # An interrupted run must not leave an old manifest vouching for half-written files.
     (out / MANIFEST).unlink(missing_ok=True)
-    with CsvFiles(out, {spec.name: spec.filename for spec in FEEDS}) as files:
-        for spec in FEEDS:
-            files.write(spec.name, (",".join(spec.columns) + "\n").encode(), digests[spec.name])
+    with CsvFiles(out, {spec.name: spec.filename for spec in GENERATED}) as files:
+        for spec in GENERATED:
+            files.write(spec.name, (",".join(spec.by_child_id) + "\n").encode(), digests[spec.name])
         for part in parts:
-            for spec in FEEDS:
+            for spec in GENERATED:
                 counts[spec.name] += _write(files, spec, part.tables.pop(spec.name)(), digests[spec.name],
                                             part.progress)
     manifest = {
@@ -163,7 +167,7 @@ def _parts(children: int, seed: int, as_of: date, by_region: bool, progress: Pro
         if count == 0:
             continue
         bodies = (low + k * width, low + (k + 1) * width)
-        steps = _PartSteps(progress, region, len(_STAGES) - 2 + len(FEEDS))
+        steps = _PartSteps(progress, region, len(_STAGES) - 2 + len(GENERATED))
         tables, serials = _build(geo, count, streams[k].spawn(len(_STAGES)), bodies, serials, as_of, steps)
         yield Part(region, count, tables, steps)
         del tables
@@ -420,10 +424,10 @@ def _spells(spells: registers.Spells, child_id: np.ndarray, agency_id: np.ndarra
 
 def _write(files: CsvFiles, spec: FeedSpec, columns: Columns, digest: Any, report: Progress | None) -> int:
     """Append one part's rows of a feed; returns how many."""
-    missing = set(spec.columns) ^ set(columns)
+    missing = set(spec.by_child_id) ^ set(columns)
     if missing:
         raise RuntimeError(f"{spec.name}: columns {sorted(missing)} do not match the feed model")
-    cells = [quote(columns[c]) if c in TEXT.get(spec.name, ()) else columns[c] for c in spec.columns]
+    cells = [quote(columns[c]) if c in TEXT.get(spec.name, ()) else columns[c] for c in spec.by_child_id]
     rows = len(cells[0])
     if report is not None:
         report(spec.filename, 0, rows)

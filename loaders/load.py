@@ -19,8 +19,12 @@ from neo4j import Driver
 from pydantic import ValidationError
 
 from graph import alerts, ingest, shielding
+from graph.identity import models as identity_models
+from graph.identity import rows as identity_rows
+from graph.identity import run as identity_run
+from graph.identity import store as identity_store
 from graph.instants import uk_today
-from loaders.feeds import FEEDS, FeedSpec
+from loaders.feeds import FEEDS, FEEDS_BY_NAME, ChildRef, FeedSpec
 
 # One CSV field may be at most this long; longer ones are rejected, not loaded.
 MAX_FIELD_CHARS = 10_000
@@ -35,6 +39,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "agencies": ("agency_id",),
     "practitioners": ("practitioner_id",),
     "children": ("child_id",),
+    "sources": ("source_id",),
+    "person_records": ("source_id", "local_id"),
     "addresses": ("address_id",),
     "residences": ("child_id", "address_id", "since"),
     "carers": ("carer_id", "child_id", "since"),
@@ -46,7 +52,13 @@ KEYS: dict[str, tuple[str, ...]] = {
     "shielding": ("child_id", "decided_on"),
 }
 
+# The feeds that name a child: by child_id, or by the record a source sent (source_id, local_id), which the
+# loader resolves to the child that record identifies before the upsert (one look-up per batch).
+CHILD_FEEDS = frozenset(spec.name for spec in FEEDS if issubclass(spec.model, ChildRef))
+MATCH_AFTER = "person_records"  # matching runs once this feed is loaded, before the relationship feeds
+
 Progress = Callable[[str, int, int], None]
+Matcher = Callable[[], Any]
 
 
 class FeedError(Exception):
@@ -73,11 +85,13 @@ class FeedResult:
 
 @dataclass
 class LoadReport:
-    """The summary of a load: one result per feed, and where the rejects went."""
+    """The summary of a load: one result per feed, where the rejects went, and the matching run (if any)."""
 
     results: list[FeedResult] = field(default_factory=list)
     rejects_path: Path | None = None
     missing: list[str] = field(default_factory=list)
+    matching: Any = None  # graph.identity.run.RunSummary of the run after person_records
+    matching_error: str | None = None
 
     @property
     def rejected(self) -> int:
@@ -208,7 +222,7 @@ def read_rows(spec: FeedSpec, path: Path) -> Iterator[tuple[int, dict[str, Any] 
                 yield line, None, _reason(exc), fields
                 continue
             row = model.model_dump()
-            key = tuple(row[k] for k in keys)
+            key = tuple(_key_part(row, k) for k in keys)
             first = seen.get(key)
             if first is not None:
                 yield line, None, f"duplicate {'/'.join(keys)} (first at line {first})", fields
@@ -219,6 +233,35 @@ def read_rows(spec: FeedSpec, path: Path) -> Iterator[tuple[int, dict[str, Any] 
                 row["former_names"] = list(row["former_names"]) or None
                 row["former_names_text"] = " ".join(row["former_names"] or ()) or None
             yield line, row, None, fields
+
+
+def _key_part(row: dict[str, Any], column: str) -> Any:
+    """A key column's value; a child named by its record counts as that record (source_id|local_id)."""
+    if column == "child_id" and row.get("child_id") is None and "local_id" in row:
+        return identity_rows.record_key(row["source_id"], row["local_id"])
+    return row[column]
+
+
+def resolve_children(session: Any, rows: list[dict[str, Any]]) -> dict[int, str]:
+    """Name each row's child by directory id: a row naming a source record gets the child that record identifies
+    now (and `via`, the record's key, so the relationship can follow the record); returns the lines that name
+    a record unknown or not yet matched, with the reason. One read per batch."""
+    named = {row["line"]: identity_rows.record_key(row["source_id"], row["local_id"])
+             for row in rows if row.get("child_id") is None}
+    found = session.execute_read(identity_store.children_of_records, keys=sorted(set(named.values()))) if named else {}
+    reasons = {}
+    for row in rows:
+        key = named.get(row["line"])
+        if key is None:
+            row["via"] = None
+        elif key not in found:
+            reasons[row["line"]] = f"no person record {key}: send it in person_records.csv first"
+        elif found[key] is None:
+            reasons[row["line"]] = (f"person record {key} is not matched to a child yet "
+                                    "(see the rejects of person_records.csv, or run `contactpoint match run`)")
+        else:
+            row["child_id"], row["via"] = found[key], key
+    return reasons
 
 
 _Batch = tuple[list[dict[str, Any]], dict[int, list[str]]]
@@ -264,7 +307,11 @@ class _Writer(threading.Thread):
                     continue
                 batch, raws = item
                 try:
-                    written, reasons = self._write(session, batch)
+                    unresolved = resolve_children(session, batch) if self.feed in CHILD_FEEDS else {}
+                    if unresolved:
+                        self.on_rejects(unresolved, raws)
+                        batch = [row for row in batch if row["line"] not in unresolved]
+                    written, reasons = self._write(session, batch) if batch else (set(), {})
                     self.written += len(written)
                     unwritten = [row for row in batch if row["line"] not in written and row["line"] not in reasons]
                     if unwritten:
@@ -348,8 +395,15 @@ def load_dir(
     progress: Progress | None = None,
     only: list[str] | None = None,
     as_of: date | None = None,
+    matcher: Matcher | None = None,
 ) -> LoadReport:
-    """Load every known feed present in a folder, in dependency order (`as_of` as for `load_feed`)."""
+    """Load every known feed present in a folder, in dependency order (`as_of` as for `load_feed`).
+
+    Once person_records is loaded (or before the relationship feeds, if records wait from an earlier load),
+    the pending person records are matched: `matcher()` if given (the CLI's, with progress), else
+    graph.identity.run.match_pending with its defaults. A matching error is reported, not raised: rows naming
+    a record it left unmatched are then rejected with the reason.
+    """
     if not directory.is_dir():
         raise FeedError(f"{directory}: no such folder of feeds")
     specs = [s for s in FEEDS if only is None or s.name in only]
@@ -359,8 +413,12 @@ def load_dir(
         raise FeedError(f"{directory}: no feed files found (expected any of: {expected})")
     report = LoadReport(rejects_path=rejects_path or directory / "rejects.csv")
     report.missing = [s.filename for s in specs if s not in present]
+    matched = False
     with _Rejects(report.rejects_path) as rejects:
         for spec in present:
+            if not matched and FEEDS.index(spec) > FEEDS.index(FEEDS_BY_NAME[MATCH_AFTER]):
+                matched = True
+                _match(driver, database, report, matcher)
             try:
                 result = load_feed(
                     driver, spec, directory / spec.filename,
@@ -370,4 +428,16 @@ def load_dir(
                 result = FeedResult(spec.name, error=str(exc))
                 rejects.add(spec.filename, 1, f"file refused, no row loaded: {exc}", "")
             report.results.append(result)
+        if not matched:
+            _match(driver, database, report, matcher)
     return report
+
+
+def _match(driver: Driver, database: str, report: LoadReport, matcher: Matcher | None) -> None:
+    """Match the pending person records, if there are any; the outcome goes into the report."""
+    if identity_run.pending_count(driver, database=database) == 0:
+        return
+    try:
+        report.matching = matcher() if matcher is not None else identity_run.match_pending(driver, database=database)
+    except identity_models.MatchError as exc:
+        report.matching_error = str(exc)

@@ -46,6 +46,7 @@ NHS_CONFLICT = "different valid NHS numbers"
 UPN_CONFLICT = "different permanent UPNs"
 TWINS = "possible twins: same date of birth and home or family name, clearly different given names"
 TWO_CHILDREN = "would merge two children already in the directory"
+NOT_SAME = "a person decided two of these records are not the same child"
 
 
 @dataclass
@@ -144,9 +145,16 @@ class Outcome:
 class _Clusters:
     """Union-find whose clusters remember the NHS numbers, UPNs, existing children and members by birthday."""
 
-    def __init__(self, r: Records):
+    def __init__(self, r: Records, cannot_link: list[tuple[str, str]] = ()):
         n = len(r.keys)
         self.r = r
+        # Per cluster root: the records a person said are not the same child as one of its members.
+        self.apart: dict[int, set[int]] = {}
+        for a, b in cannot_link:
+            i, j = r.index.get(a), r.index.get(b)
+            if i is not None and j is not None and i != j:
+                self.apart.setdefault(i, set()).add(j)
+                self.apart.setdefault(j, set()).add(i)
         self.parent = list(range(n))
         self.size = [1] * n
         self.nhs: dict[int, object] = {}
@@ -195,6 +203,9 @@ class _Clusters:
         ca, cb = self.child.get(a), self.child.get(b)
         if ca and cb and ca != cb:
             return TWO_CHILDREN
+        small, large = (a, b) if len(self.apart.get(a, ())) <= len(self.apart.get(b, ())) else (b, a)
+        if any(self.find(k) == large for k in self.apart.get(small, ())):
+            return NOT_SAME
         ma, mb = self._members(a), self._members(b)
         if len(ma) > len(mb):
             ma, mb = mb, ma
@@ -215,6 +226,8 @@ class _Clusters:
             if b in table:
                 table.setdefault(a, table[b])
                 del table[b]
+        if b in self.apart:
+            self.apart.setdefault(a, set()).update(self.apart.pop(b))
         ma, mb = self._members(a), self.by_dob.pop(b, None) or self._members_of_single(b)
         for dob, ids in mb.items():
             ma.setdefault(dob, []).extend(ids)
@@ -236,14 +249,16 @@ class _Clusters:
         return True, None
 
 
-def cluster(r: Records, scored: pd.DataFrame, exact: pd.DataFrame, thresholds: Thresholds) -> Outcome:
+def cluster(r: Records, scored: pd.DataFrame, exact: pd.DataFrame, thresholds: Thresholds,
+            cannot_link: list[tuple[str, str]] = ()) -> Outcome:
     """Join records into children, strongest evidence first, never against a guard.
 
     ``scored`` has key_l, key_r, weight (model pairs at or above the review threshold); ``exact`` has
     key_l, key_r, method. Exact pairs go first, then model pairs from the highest weight down; a pair
     at or above the link threshold is joined unless a guard refuses it. Afterwards every pair of
     clusters still apart with a pair in the review band (or an exact pair the twin guard stopped)
-    gives one review item, its strongest pair.
+    gives one review item, its strongest pair. ``cannot_link`` pairs (record keys) are never in one cluster,
+    and no review item is proposed between clusters holding one.
     """
     idx = r.index
     weight_of = {}
@@ -264,7 +279,7 @@ def cluster(r: Records, scored: pd.DataFrame, exact: pd.DataFrame, thresholds: T
             edges.append((w, 2, MODEL, idx[kl_all[k]], idx[kr_all[k]]))
         elif w >= thresholds.review:
             band.append((idx[kl_all[k]], idx[kr_all[k]], w))
-    clusters = _Clusters(r)
+    clusters = _Clusters(r, cannot_link)
     joined_by: dict[int, tuple[float, str, int]] = {}
     refusals: list[tuple[int, int, float, str, str]] = []
     held: list[tuple[int, int, float, str]] = []
@@ -287,7 +302,7 @@ def cluster(r: Records, scored: pd.DataFrame, exact: pd.DataFrame, thresholds: T
         if a == b:
             continue
         reason_now = clusters.conflict(a, b)
-        if reason_now in (NHS_CONFLICT, UPN_CONFLICT) or (reason_now == TWINS and reason != TWINS):
+        if reason_now in (NHS_CONFLICT, UPN_CONFLICT, NOT_SAME) or (reason_now == TWINS and reason != TWINS):
             continue  # a guard would refuse the join whatever a reviewer says
         pair = (min(a, b), max(a, b))
         if pair not in review or (w == w and w > review[pair][2]):

@@ -16,7 +16,7 @@ import pandas as pd
 from splink import DuckDBAPI, Linker
 
 from matching import decide
-from matching.model import Model, as_table, connect, linker
+from matching.model import Model, as_table, connect, linker, tf_columns, tf_tables
 from matching.records import Prepared, RecordError, prepare
 
 # What a reviewer is shown for each comparison: the prepared columns compared.
@@ -121,9 +121,11 @@ def _register(db: DuckDBAPI, con: duckdb.DuckDBPyConnection, name: str, prepared
 
 
 def _decide(r: decide.Records, model: Model, thresholds: decide.Thresholds, scored: pd.DataFrame,
-            exact: pd.DataFrame, decide_for: np.ndarray, decided_at: str) -> tuple[pd.DataFrame, ...]:
+            exact: pd.DataFrame, decide_for: np.ndarray, decided_at: str,
+            cannot_link: pd.DataFrame | None = None) -> tuple[pd.DataFrame, ...]:
     """Cluster, then shape links, new children, refusals and review pairs for the records in ``decide_for``."""
-    outcome = decide.cluster(r, scored, exact, thresholds)
+    pairs = [] if cannot_link is None else list(zip(cannot_link.iloc[:, 0], cannot_link.iloc[:, 1]))
+    outcome = decide.cluster(r, scored, exact, thresholds, cannot_link=pairs)
     root = outcome.root
     child_of_root: dict[int, str] = {}
     for i in np.flatnonzero(r.child != ""):
@@ -162,7 +164,7 @@ def _decide(r: decide.Records, model: Model, thresholds: decide.Thresholds, scor
 
 def resolve(model: Model, *, existing: pd.DataFrame | Prepared, new: pd.DataFrame,
             thresholds: decide.Thresholds = decide.Thresholds(), con: duckdb.DuckDBPyConnection | None = None,
-            ) -> Resolution:
+            population_tf: bool = False, cannot_link: pd.DataFrame | None = None) -> Resolution:
     """Match a day's new or changed records against every record already in the directory and against
     each other, without relinking the existing ones.
 
@@ -173,6 +175,12 @@ def resolve(model: Model, *, existing: pd.DataFrame | Prepared, new: pd.DataFram
     matched afresh. Existing records keep their child_id; two existing children are never merged here
     (a strong pair between them goes to review). Only the new records get a link row. A changed record
     that was its child's only record, and matches nothing else, keeps its child (method 'unchanged').
+
+    ``existing`` need not be the whole directory: the graph passes only the children a batch could join
+    (those sharing a blocking key with it). Then ``population_tf`` weighs names by how common they are in
+    the population the model was trained on (``model.meta``), not in the records given, which share the
+    batch's names. ``cannot_link`` (record_key_l, record_key_r) lists pairs a person decided are two
+    children: no child is ever made to hold both, and neither pair is proposed for review again.
 
     Raises:
         RecordError: a batch is unreadable, or an existing record has no child_id.
@@ -201,8 +209,16 @@ def resolve(model: Model, *, existing: pd.DataFrame | Prepared, new: pd.DataFram
         link = Linker(db.register("all_records", table_name="all_input"), _spec(model), log_level=None)
     else:
         link = Linker(db.register("new_records", table_name="all_input"), _spec(model), log_level=None)
-    for col in _tf_columns(model):
-        link.table_management.compute_tf_table(col)
+    tf = model_tf_tables(model, pd.concat([kept, batch], ignore_index=True)) if population_tf else None
+    for col in tf_columns(model.settings):
+        if tf is not None and col in tf:
+            con.register(f"tf_lookup_{col}", tf[col])
+            con.execute(f"CREATE TABLE tf_input_{col} AS SELECT * FROM tf_lookup_{col}")
+            con.unregister(f"tf_lookup_{col}")
+            link.table_management.register_term_frequency_lookup(
+                db.register(f"tf_input_{col}", table_name=f"tf_registered_{col}"), col)
+        else:
+            link.table_management.compute_tf_table(col)
     tables.append(link.inference.predict_within(new_sdf, threshold_match_weight=thresholds.review,
                                                 warning_mode="never"))
     if len(kept):
@@ -222,7 +238,8 @@ def resolve(model: Model, *, existing: pd.DataFrame | Prepared, new: pd.DataFram
     exact = exact[exact["key_l"].isin(keys_new) | exact["key_r"].isin(keys_new)]
     r = decide.Records.of(everyone)
     decide_for = np.arange(len(involved), len(everyone))
-    links, new_children, refusals, review = _decide(r, model, thresholds, scored, exact, decide_for, decided_at)
+    links, new_children, refusals, review = _decide(r, model, thresholds, scored, exact, decide_for, decided_at,
+                                                    cannot_link)
     if keeps_child:
         size = links.groupby("child_id")["record_key"].transform("size")
         alone = links["new_child"] & (size == 1) & links["record_key"].isin(keeps_child)
@@ -235,7 +252,7 @@ def resolve(model: Model, *, existing: pd.DataFrame | Prepared, new: pd.DataFram
 
 
 def relink(model: Model, *, records: pd.DataFrame, thresholds: decide.Thresholds = decide.Thresholds(),
-           con: duckdb.DuckDBPyConnection | None = None) -> Resolution:
+           con: duckdb.DuckDBPyConnection | None = None, cannot_link: pd.DataFrame | None = None) -> Resolution:
     """Match every record afresh (after a model change, or for a first load): one row per record in
     ``links``, with new group keys for every child. ``diff`` says what that would change."""
     decided_at = _now()
@@ -249,7 +266,7 @@ def relink(model: Model, *, records: pd.DataFrame, thresholds: decide.Thresholds
     scored = _pairs(con, predictions)
     r = decide.Records.of(everyone)
     links, new_children, refusals, review = _decide(r, model, thresholds, scored, decide.exact_pairs(everyone),
-                                                    np.arange(len(everyone)), decided_at)
+                                                    np.arange(len(everyone)), decided_at, cannot_link)
     review["evidence"] = _evidence(con, model, [predictions], review)
     current = prepared.records.set_index("record_key")["child_id"]
     links["current_child_id"] = current.reindex(links["record_key"]).to_numpy()
@@ -289,13 +306,9 @@ def _spec(model: Model) -> dict:
     return json.loads(json.dumps(model.settings))
 
 
-def _tf_columns(model: Model) -> list[str]:
-    cols = []
-    for comp in model.settings["comparisons"]:
-        for level in comp["comparison_levels"]:
-            if level.get("tf_adjustment_column") and level["tf_adjustment_column"] not in cols:
-                cols.append(level["tf_adjustment_column"])
-    return cols
+def model_tf_tables(model: Model, prepared: pd.DataFrame) -> dict[str, pd.DataFrame] | None:
+    """The population's term frequencies (kept with the model) for the values in these prepared records."""
+    return tf_tables(model, {col: prepared[col] for col in tf_columns(model.settings) if col in prepared})
 
 
 def _empty(model: Model, decided_at: str, prepared: Prepared) -> Resolution:

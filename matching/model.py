@@ -223,7 +223,76 @@ def train(records: pd.DataFrame, *, con: duckdb.DuckDBPyConnection | None = None
     spec.pop("linker_uid", None)
     trained_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Model(settings=spec, version=version_of(spec, trained_at), trained_at=trained_at,
-                 trained_on=len(records))
+                 trained_on=len(records), meta={"term_frequencies": term_frequencies(records, spec)})
+
+
+def tf_columns(spec: dict[str, Any]) -> list[str]:
+    """The columns whose exact matches are adjusted for how common the value is (given and family name)."""
+    cols: list[str] = []
+    for comp in spec["comparisons"]:
+        for level in comp["comparison_levels"]:
+            col = level.get("tf_adjustment_column")
+            if col and col not in cols:
+                cols.append(col)
+    return cols
+
+
+def term_frequencies(records: pd.DataFrame, spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """How often each value of each term-frequency column occurs in a population of prepared records.
+
+    Kept with the model, so a batch matched against only its candidates is weighed as against the whole
+    population (a batch's candidates share its names, so their own frequencies would be far too high).
+    Values seen once are left out: a value not listed counts as seen once.
+    """
+    out = {}
+    for col in tf_columns(spec):
+        values = records[col].dropna()
+        values = values[values != ""]
+        counts = values.value_counts()
+        out[col] = {"total": int(len(values)), "counts": {str(k): int(v) for k, v in counts[counts > 1].items()}}
+    return out
+
+
+def tf_tables(model: Model, values: dict[str, pd.Series]) -> dict[str, pd.DataFrame] | None:
+    """Splink term-frequency lookups (value, tf_value) for the given values, from the model's population;
+    None when the model carries no frequencies (a model saved before they were kept)."""
+    stored = model.meta.get("term_frequencies")
+    if not stored:
+        return None
+    tables = {}
+    for col, freq in stored.items():
+        total = max(int(freq["total"]), 1)
+        counts = freq["counts"]
+        distinct = pd.Series(values.get(col, pd.Series(dtype=object))).dropna().unique()
+        tables[col] = pd.DataFrame({col: distinct.astype(object),
+                                    f"tf_{col}": [counts.get(str(v), 1) / total for v in distinct]})
+    return tables
+
+
+def to_json(model: Model) -> str:
+    """The model as one JSON document (what ``save`` writes and the graph stores)."""
+    doc = {"version": model.version, "trained_at": model.trained_at, "trained_on": model.trained_on,
+           "meta": model.meta, "splink_settings": model.settings}
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def from_json(text: str, origin: str = "model") -> Model:
+    """A model from its JSON document; its version is checked against its content.
+
+    Raises:
+        ValueError: the text is not a saved model, or its content does not match its version.
+    """
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{origin}: not JSON ({exc})") from None
+    if not isinstance(doc, dict) or "splink_settings" not in doc or "version" not in doc:
+        raise ValueError(f"{origin}: not a saved matching model")
+    model = Model(settings=doc["splink_settings"], version=doc["version"], trained_at=doc["trained_at"],
+                  trained_on=int(doc.get("trained_on", 0)), meta=doc.get("meta", {}))
+    if version_of(model.settings, model.trained_at) != model.version:
+        raise ValueError(f"{origin}: the model's content does not match its version {model.version}")
+    return model
 
 
 def version_of(spec: dict[str, Any], trained_at: str) -> str:
@@ -236,10 +305,8 @@ def save(model: Model, path: Path) -> Path:
     """Write the model as JSON (atomically: a reader never sees half a model)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"version": model.version, "trained_at": model.trained_at, "trained_on": model.trained_on,
-           "meta": model.meta, "splink_settings": model.settings}
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(to_json(model), encoding="utf-8")
     os.replace(tmp, path)
     return path
 
@@ -250,14 +317,7 @@ def load(path: Path) -> Model:
     Raises:
         ValueError: the file is not a saved model, or its content does not match its version.
     """
-    doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(doc, dict) or "splink_settings" not in doc or "version" not in doc:
-        raise ValueError(f"{path}: not a saved matching model")
-    model = Model(settings=doc["splink_settings"], version=doc["version"], trained_at=doc["trained_at"],
-                  trained_on=int(doc.get("trained_on", 0)), meta=doc.get("meta", {}))
-    if version_of(model.settings, model.trained_at) != model.version:
-        raise ValueError(f"{path}: the model's content does not match its version {model.version}")
-    return model
+    return from_json(Path(path).read_text(encoding="utf-8"), str(path))
 
 
 def report(model: Model, path: Path) -> Path:

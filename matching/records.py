@@ -205,3 +205,35 @@ def prepare(batch: pd.DataFrame, *, today: date | None = None) -> Prepared:
     refused = reason != ""
     rejected = pd.DataFrame({"record_key": key[refused].values, "reason": reason[refused].values})
     return Prepared(records=out[~refused].reset_index(drop=True), rejected=rejected)
+
+
+# The blocking keys of matching.model.PREDICTION_RULES, one text per rule (its parts joined by "|", blank
+# when any part is): two records are a candidate pair exactly when they share a key, so a directory that
+# stores these on each record finds a record's candidates through one index per key, not by a scan.
+# "year" is the first four characters of the date of birth, as the rule's substr(dob_str, 1, 4).
+BLOCKING_KEYS: dict[str, tuple[str, ...]] = {
+    "bk_nhs": ("nhs_valid",),
+    "bk_upn": ("upn_valid",),
+    "bk_dob_district": ("dob_str", "postcode_district"),
+    "bk_dob_given": ("dob_str", "given"),
+    "bk_dob_family": ("dob_str", "family"),
+    "bk_name_year": ("given", "family", "year"),
+    "bk_name_district": ("given", "family", "postcode_district"),
+    "bk_given_postcode": ("given", "postcode_full"),
+}
+
+
+def blocking_keys(prepared: pd.DataFrame) -> pd.DataFrame:
+    """Each prepared record's blocking keys (columns of BLOCKING_KEYS; None where a part is blank)."""
+    parts = {c: prepared[c].where(prepared[c].notna() & (prepared[c] != ""), None)
+             for c in {p for ps in BLOCKING_KEYS.values() for p in ps} - {"year"}}
+    parts["year"] = prepared["dob_str"].map(lambda d: d[:4] if isinstance(d, str) and d else None)
+    out = pd.DataFrame(index=prepared.index)
+    for name, cols in BLOCKING_KEYS.items():
+        complete = pd.concat([parts[c].notna() for c in cols], axis=1).all(axis=1)
+        joined = parts[cols[0]].fillna("").astype(str)
+        for c in cols[1:]:
+            joined = joined + "|" + parts[c].fillna("").astype(str)
+        out[name] = pd.Series(np.where(complete.to_numpy(), joined.to_numpy(dtype=object), None), index=out.index,
+                              dtype=object)
+    return out

@@ -15,7 +15,8 @@ from tests.conftest import restore_demo_users
 from tests.factories import BIRMINGHAM, LEEDS, Feeds
 
 D = date(2020, 1, 1)
-RESTRICTED_KEYS = {"id", "given_name", "family_name", "former_names", "dob", "gender", "shielded", "holding_team"}
+RESTRICTED_KEYS = {"id", "given_name", "family_name", "former_names", "known_names", "dob", "gender", "shielded",
+                   "holding_team"}
 
 
 @pytest.fixture(scope="module")

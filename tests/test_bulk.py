@@ -45,9 +45,15 @@ def _canonical(value: Any) -> Any:
     return type(value).__name__, str(value)
 
 
+# When a source record was received or changed, and a source registered: the moment of loading online, the
+# England's day in the bulk files.
+_LOAD_INSTANTS = {"received", "changed", "registered_at"}
+
+
 def _graph(driver: Driver, database: str) -> tuple[list[Any], list[Any]]:
     """Every loaded node (labels, properties) and relationship (type, end keys, properties), sorted."""
-    nodes = sorted((tuple(sorted(r["labels"])), _canonical(r["props"]))
+    nodes = sorted((tuple(sorted(r["labels"])),
+                    _canonical({k: v for k, v in r["props"].items() if k not in _LOAD_INSTANTS}))
                    for r in driver.execute_query(_NODES, database_=database).records
                    if not _NOT_LOADED & set(r["labels"]))
     rels = sorted((r["type"], r["start"], r["end"], _canonical(r["props"]))
@@ -90,7 +96,8 @@ def test_the_bulk_import_is_the_online_graph(imported, empty_db: Driver, neo4j_s
     online_counts = schema.status(empty_db, database=neo4j_settings.database)
     loaded = {label: n for label, n in online_counts.nodes.items() if label not in _NOT_LOADED and n}
     assert {label: report.nodes[label] for label in loaded} == loaded
-    assert report.relationships == online_counts.relationships
+    # Types other tests created in the same DBMS stay in its count store with a count of 0.
+    assert report.relationships == {t: n for t, n in online_counts.relationships.items() if n}
     with connect(settings) as driver:
         assert _graph(driver, settings.database) == _graph(empty_db, neo4j_settings.database)
     assert not (settings.home / "bulk-csv").exists() and not (settings.home / "import-staging").exists()

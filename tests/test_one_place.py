@@ -103,6 +103,7 @@ PAGE_ROUTES = {
     "shielding": policy.SHIELD_ROLES, "users": policy.USER_ADMIN_ROLES, "audit": policy.AUDIT_ROLES,
     "verify": policy.AUDIT_ROLES, "patterns": policy.ANALYTICS_ROLES, "cases": policy.ANALYTICS_ROLES,
     "measures": policy.ANALYTICS_ROLES, "flag": policy.FLAG_ROLES,
+    "measures": policy.ANALYTICS_ROLES, "matching": policy.IDENTITY_ROLES, "records": policy.IDENTITY_ROLES,
 }
 
 

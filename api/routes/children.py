@@ -19,6 +19,7 @@ from api.deps import (
     AsyncDriverDep, DriverDep, GraphSettingsDep, request_ids, require_roles, require_roles_audited,
 )
 from graph import audit, children, policy, shielding
+from graph.identity import merge
 from graph.policy import ACCESS_LOG_ROLES, CARD_ROLES, NETWORK_ROLES, OVERRIDE_ROLES, SEARCH_ROLES, SHIELD_ROLES
 from graph.viewer import Viewer
 
@@ -48,6 +49,41 @@ class Reason(BaseModel):
     """A reason recorded with a shielding decision or a break-glass override."""
 
     reason: str = Field(min_length=5, max_length=500)
+
+
+class Merged:
+    """A read of a merged directory id: it leads to the survivor (answered with 308 to the survivor's URL)."""
+
+    def __init__(self, child_id: str, survivor: str) -> None:
+        self.child_id, self.survivor = child_id, survivor
+
+
+def _resolving(child_id: str, read: Any) -> Any:
+    """The read, or, for an id merged into another child, a Merged naming the survivor."""
+    async def resolved(session: Any) -> Any:
+        found = await read(session)
+        if found is None:
+            survivor = await merge.survivor_query(child_id=child_id).run_async(session)
+            return None if survivor is None else Merged(child_id, survivor)
+        return found
+    return resolved
+
+
+def _audit_merged(children_of: Any, outcome_of: Any = None) -> dict[str, Any]:
+    """children_of, outcome_of and detail of a resolving read: a merged id's look names both ids and is ok."""
+    return {"children_of": lambda found: [found.child_id, found.survivor] if isinstance(found, Merged)
+            else children_of(found),
+            "outcome_of": lambda found: "ok" if isinstance(found, Merged)
+            else (outcome_of(found) if outcome_of else ("ok" if children_of(found) else "not_found")),
+            "detail": lambda found: {"merged_into": found.survivor} if isinstance(found, Merged) else None}
+
+
+def _redirect(request: Request, found: Merged) -> HTTPException:
+    """308 to the same request about the survivor (old links lead to the child the id was merged into)."""
+    path = request.url.path.replace(f"/children/{found.child_id}", f"/children/{found.survivor}", 1)
+    location = path + (f"?{request.url.query}" if request.url.query else "")
+    return HTTPException(308, f"Directory ID {found.child_id} was merged into {found.survivor}.",
+                         headers={"Location": location})
 
 
 def _trace(request: Request) -> dict[str, Any]:
@@ -98,9 +134,11 @@ async def card(request: Request, child_id: ChildId, driver: AsyncDriverDep, grap
     data = await audit.audited_read_async(
         driver, database=graph.database, viewer=viewer, action="card", purpose=purpose,
         **_trace(request),
-        read=children.card_query(viewer=viewer, child_id=child_id).run_async,
-        children_of=lambda found: [child_id] if found else [],
+        read=_resolving(child_id, children.card_query(viewer=viewer, child_id=child_id).run_async),
+        **_audit_merged(lambda found: [child_id] if found else []),
     )
+    if isinstance(data, Merged):
+        raise _redirect(request, data)
     if data is None:
         raise HTTPException(404, "No child with that directory ID.")
     return data
@@ -123,11 +161,14 @@ async def network(request: Request, child_id: ChildId, driver: AsyncDriverDep, g
     data = await audit.audited_read_async(
         driver, database=graph.database, viewer=viewer, action="network", purpose=purpose,
         **_trace(request),
-        read=children.network_query(viewer=viewer, child_id=child_id, depth=depth).run_async,
-        children_of=lambda found: [n["id"].split(":", 1)[1] for n in found["nodes"] if n["kind"] == "child"]
-        if found and policy.scope_outcome(found) == "ok" else ([child_id] if found else []),
-        outcome_of=policy.scope_outcome,
+        read=_resolving(child_id, children.network_query(viewer=viewer, child_id=child_id, depth=depth).run_async),
+        **_audit_merged(
+            lambda found: [n["id"].split(":", 1)[1] for n in found["nodes"] if n["kind"] == "child"]
+            if found and policy.scope_outcome(found) == "ok" else ([child_id] if found else []),
+            policy.scope_outcome),
     )
+    if isinstance(data, Merged):
+        raise _redirect(request, data)
     return _deny_or_return(data)
 
 
@@ -138,10 +179,11 @@ async def moves(request: Request, child_id: ChildId, driver: AsyncDriverDep, gra
     data = await audit.audited_read_async(
         driver, database=graph.database, viewer=viewer, action="moves", purpose=purpose,
         **_trace(request),
-        read=children.moves_query(viewer=viewer, child_id=child_id).run_async,
-        children_of=lambda found: [child_id] if found else [],
-        outcome_of=policy.scope_outcome,
+        read=_resolving(child_id, children.moves_query(viewer=viewer, child_id=child_id).run_async),
+        **_audit_merged(lambda found: [child_id] if found else [], policy.scope_outcome),
     )
+    if isinstance(data, Merged):
+        raise _redirect(request, data)
     return _deny_or_return(data)
 
 
@@ -158,10 +200,11 @@ async def accesses(request: Request, child_id: ChildId, driver: AsyncDriverDep, 
 
     data = await audit.audited_read_async(
         driver, database=graph.database, viewer=viewer, action="accesses", purpose=purpose,
-        **_trace(request), read=read,
-        children_of=lambda found: [child_id] if found else [],
-        outcome_of=policy.accesses_outcome,
+        **_trace(request), read=_resolving(child_id, read),
+        **_audit_merged(lambda found: [child_id] if found else [], policy.accesses_outcome),
     )
+    if isinstance(data, Merged):
+        raise _redirect(request, data)
     outcome = policy.accesses_outcome(data)
     if outcome == "not_found":
         raise HTTPException(404, "No child with that directory ID.")

@@ -11,7 +11,8 @@ from dashboard import labels, session
 
 CHILD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 PURPOSE_HELP = "Recorded in the audit trail with your name, role and the time. Be specific."
-RESTRICTED = {"id", "given_name", "family_name", "former_names", "dob", "gender", "shielded", "holding_team"}
+RESTRICTED = {"id", "given_name", "family_name", "former_names", "known_names", "dob", "gender", "shielded",
+              "holding_team"}
 
 
 def open_child(child_id: str, *, suggested: str | None = None, page: str = "card") -> None:
