@@ -1,4 +1,4 @@
-"""The shielding and access policy of DESIGN.md, as Cypher fragments bound to the `$viewer` parameter.
+"""The shielding and access policy of docs/architecture.md, as Cypher fragments bound to the `$viewer` parameter.
 
 Every statement that returns child data is composed from these fragments in graph/children.py; nothing
 is filtered in Python. The fragments are fixed strings: the only inputs are query parameters.

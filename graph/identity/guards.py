@@ -2,7 +2,7 @@
 
 A person's merge (a review accepted, or a merge through the API) is refused for the same reasons the matcher
 never joins two clusters (matching.decide): the two children would hold two different valid NHS numbers or two
-different permanent UPNs, they could be twins (DESIGN.md: twins stay two children, whoever asks), or a person
+different permanent UPNs, they could be twins (docs/architecture.md: twins stay two children, whoever asks), or a person
 already decided that a record of one is not the same child as a record of the other. No override: a wrong
 merge puts one child's contacts on another's card; a refused one is settled by correcting a source's record
 (which is then matched again) or by rejecting the pair.
