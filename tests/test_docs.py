@@ -38,7 +38,7 @@ def _links(page: Path) -> list[str]:
 
 def _slug(heading: str) -> str:
     """A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces to hyphens."""
-    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = re.sub(r"[`*]", "", heading.strip().lower())  # GitHub keeps underscores (`ed_clinician`)
     return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
 
 
