@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from neo4j.exceptions import ServiceUnavailable, SessionExpired, TransientError
 
-from graph.audit import UserRevoked
+from graph.audit import AuditError, UserRevoked
 from graph.db import DatabaseUnavailable
 
 log = logging.getLogger("contactpoint.api")
@@ -55,6 +55,13 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
                    **_instance(request))
 
 
+async def _unaudited(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("audit event not written: %s", exc)
+    return problem(503, "The audit trail could not record this request just now, so nothing was shown or changed. "
+                        "Try again shortly.", title="Service Unavailable",
+                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, **_instance(request))
+
+
 async def _revoked(request: Request, exc: Exception) -> JSONResponse:
     return problem(401, "Invalid or expired token", headers={"WWW-Authenticate": "Bearer"}, **_instance(request))
 
@@ -70,7 +77,8 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
-    app.add_exception_handler(UserRevoked, _revoked)
+    app.add_exception_handler(UserRevoked, _revoked)  # an AuditError, but the user's own fault: 401
+    app.add_exception_handler(AuditError, _unaudited)
     for exc in (ServiceUnavailable, SessionExpired, TransientError, DatabaseUnavailable, ConnectionError):
         app.add_exception_handler(exc, _unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -60,3 +60,21 @@ def test_api_recovers_when_the_database_returns(neo4j_settings: GraphSettings, r
             assert time.monotonic() < deadline, "the API did not recover within 10 s of the database returning"
             time.sleep(0.2)
         assert client.get("/audit", headers=headers).status_code == 200
+
+
+def test_a_look_the_audit_trail_cannot_record_is_503_and_shows_nothing(
+    neo4j_settings: GraphSettings, demo_tokens: dict[str, dict[str, str]],
+) -> None:
+    """Without its audit event no child data goes out: a writer that cannot commit (here, closed) is a 503 with
+    Retry-After and a clear message, never a 500 nor the card."""
+    headers = {**demo_tokens["practitioner.birmingham"], "X-Purpose": "outage test"}
+    with TestClient(create_app(neo4j_settings, ApiSettings(demo_mode=True))) as client:
+        assert client.get("/children/search", headers=headers,
+                          params={"family_name": "Nobody", "gender": "female"}).status_code == 200
+        client.app.state.audit.close()
+        response = client.get("/children/search", headers=headers, params={"family_name": "Nobody", "gender": "female"})
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"].isdigit()
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "audit trail could not record" in response.json()["detail"]
+        assert "results" not in response.json() and "Traceback" not in response.text

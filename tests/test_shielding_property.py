@@ -3,11 +3,12 @@
 Hypothesis builds a random household (shared and own carers, current and earlier addresses, schools, GPs,
 practitioners, sensitive services with and without consent, members shielded by Birmingham or Leeds or
 not at all, shields put on and lifted through the API by any role), writes it through the real ingestion
-path, runs the alert scan and the pattern counts, and then asks every route that can carry child data as
-every demo user (both authorities, all seven roles; the data team is refused them all): search, card, network, moves, accesses, break-glass,
-shielding, the alerts inbox and the single-alert routes, reviewer analytics, the audit trail, the emergency
-flag, self-recorded involvements and the choice of lead professional. Every
-value that can be withheld is a unique token, so a plain text search of each response is exact:
+path, runs the alert scan and the pattern counts, and then asks every route that can carry child data as a
+demo user of each of the seven roles (of Birmingham or Leeds, drawn per example; the data team is refused them
+all; the refusals are asked as every user): search, card, network, moves, accesses, break-glass, shielding,
+the alerts inbox and the single-alert routes, reviewer analytics, the audit trail, the emergency flag,
+self-recorded involvements and the choice of lead professional. Every value that can be withheld is a unique
+token, so a plain text search of each response is exact:
 
 - a shielded member's address, postcode, coordinates, carers, school, GP, practitioners, agencies and
   emergency department never reach anyone it is hidden from (rules 1 and 3; all members share a carer,
@@ -82,8 +83,8 @@ NO_CHILD_DATA = {
 CITIES = {"birmingham": BIRMINGHAM, "leeds": LEEDS}
 CHILD_ROLES = ("practitioner", "safeguarding_lead", "la_admin")
 # The emergency-department clinician looks first, so the leads' and teams' inboxes hold its flag_viewed alerts too.
-VIEWERS = tuple(f"{role}.{city}" for role in ("ed_clinician", *CHILD_ROLES, "reviewer", "auditor", "data_officer")
-                for city in CITIES)
+ROLES = ("ed_clinician", *CHILD_ROLES, "reviewer", "auditor", "data_officer")
+VIEWERS = tuple(f"{role}.{city}" for role in ROLES for city in CITIES)
 LEADS = tuple(v for v in VIEWERS if v.startswith(("safeguarding_lead.", "la_admin.")))
 SCAN_DATE = date(2026, 10, 31)
 MOVED_ON = date(2026, 6, 1)  # an earlier home until then: a move within the scan's year
@@ -147,6 +148,11 @@ class Household:
     home: str  # city
     members: list[Member]
     postcodes: set[str]  # of the members' current homes (an earlier home's postcode finds no one)
+    viewers: tuple[str, ...] = VIEWERS  # who asks in this example
+
+    @property
+    def leads(self) -> tuple[str, ...]:
+        return tuple(v for v in self.viewers if v in LEADS)
 
 
 child = st.fixed_dictionaries({
@@ -163,6 +169,9 @@ household = st.fixed_dictionaries({
     # shields put on and lifted through the API after the scan: (member, on, who asks)
     "shielding": st.lists(st.tuples(st.integers(0, 3), st.booleans(), st.sampled_from(VIEWERS)), max_size=2),
     "dob_of": st.integers(0, 3),  # whose date of birth is searched for
+    # Who asks: each role from one of the two authorities, drawn per example (every role in every example, both
+    # authorities of each role across them): half the requests of asking as every user, each a rule's check.
+    "askers": st.fixed_dictionaries({role: st.sampled_from(list(CITIES)) for role in ROLES}),
 })
 AUTHORITY = {**CITIES, "manchester": MANCHESTER}
 
@@ -239,7 +248,9 @@ def _build(spec: dict[str, Any]) -> tuple[Feeds, Household]:
             m.values |= set(dad)
     current = {r["address_id"] for r in f.rows["residences"] if r["until"] is None}
     postcodes = {r["postcode"] for r in f.rows["addresses"] if r["address_id"] in current}
-    return f, Household(spec["home"], members, postcodes)
+    askers = spec.get("askers") or {}
+    viewers = tuple(v for v in VIEWERS if askers.get(_role(v), _city(v)) == _city(v))
+    return f, Household(spec["home"], members, postcodes, viewers)
 
 
 # -- who may see what ----------------------------------------------------------------------------------
@@ -373,7 +384,7 @@ def _reads(h: Household, spec: dict[str, Any]) -> list[Ask]:
     child_routes = {"GET /children/{child_id}": "", "GET /children/{child_id}/network": "/network",
                     "GET /children/{child_id}/moves": "/moves", "GET /children/{child_id}/accesses": "/accesses"}
     asks: list[Ask] = []
-    for viewer in VIEWERS:
+    for viewer in h.viewers:
         may = MAY[_role(viewer)]
 
         def add(route: str, path: str, params: dict[str, Any] | None = None) -> None:
@@ -462,7 +473,7 @@ def _overrides(h: Household) -> list[Ask]:
     """Break-glass: each lead opens the members hidden from it (or the first member, when none is)."""
     asks = []
     body = {"reason": "property test break-glass"}
-    for viewer in VIEWERS:
+    for viewer in h.viewers:
         if _role(viewer) != "safeguarding_lead":
             continue
         for m in [m for m in h.members if _hidden(viewer, m)] or h.members[:1]:
@@ -478,7 +489,7 @@ def _alert_changes(h: Household, found: list[dict[str, Any]], route: str) -> lis
     out = []
     body = {"note": "property test note"}
     action = route.rsplit("/", 1)[1]
-    for viewer in LEADS:
+    for viewer in h.leads:
         sees = {a["id"]: a["la_code"] == CITIES[_city(viewer)] and not _household_hidden(viewer, h) for a in found}
         for choice in (True, False):
             alert = next((a for a in found if sees[a["id"]] is choice), None)
@@ -494,7 +505,7 @@ def _involvements(h: Household) -> list[tuple[Ask, int]]:
     Hidden members are refused all three (403)."""
     out = []
     service = {"service": "school_nursing"}
-    for viewer in VIEWERS:
+    for viewer in h.viewers:
         role = _role(viewer)
         if role not in ("practitioner", "safeguarding_lead"):
             continue
@@ -514,7 +525,7 @@ def _involvements(h: Household) -> list[tuple[Ask, int]]:
 def _trail(h: Household) -> list[Ask]:
     """Auditors read the trail this example wrote: everything, each member's, and the chain's check."""
     asks = []
-    for viewer in VIEWERS:
+    for viewer in h.viewers:
         if _role(viewer) == "auditor":
             asks += [Ask(viewer, "GET /audit", "/audit", {"child_id": m.child_id}) for m in h.members]
             asks += [Ask(viewer, "GET /audit", "/audit", {"limit": 500}), Ask(viewer, "GET /audit/verify", "/audit/verify")]
@@ -654,7 +665,7 @@ def test_withheld_values_never_reach_a_viewer_who_may_not_see_them(
             assert answer.status in ((200, 409) if sees else (404,)), f"{ask.viewer} {ask.path}: {answer.status}"
         changes += answers
     inbox = _run(client, tokens, pool, [Ask(v, "GET /alerts", "/alerts", {"state": state, "limit": 200})
-                                        for v in LEADS for state in ("open", "closed")])
+                                        for v in h.leads for state in ("open", "closed")])
 
     involvements = _involvements(h)
     involved = _run(client, tokens, None, [ask for ask, _ in involvements])
