@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +25,15 @@ from tests.scenarios.situations import AS_OF
 FORM_USERS = {name: "practitioner" for name in ("dash.signin", "dash.restore", "dash.back", "dash.other")}
 FORM_PASSWORD = "dashboard form test password"
 FORM_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """Streamlit's AppTest runs a page as `__main__` and leaves it there; a later test that starts a process with
+    multiprocessing's spawn (the bulk loader's generator) would then re-run that page in the child and fail."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="package")
