@@ -54,6 +54,13 @@ AGENCY_SOURCE = {
 REQUIRED = {"gp_system": ("gp_registrations",), "school_census": ("school_enrolments",),
             "emergency_department": ("attendances",), "council_case_system": ("plans", "shielding")}
 
+# Not a rate: so the data teams of the demo's authorities (Birmingham and Leeds, where the demo users are) have
+# pairs to decide. In each, this many children known to two or more sources get one record as an emergency
+# department might type it at 3 a.m.: no NHS number, UPN nor postcode, and the day of birth one digit out.
+# Elsewhere such records happen at the rates of loaders.synth.sources, about one pair in a thousand records.
+REVIEW_CASES = {"E08000025": 6, "E08000035": 6}
+HARD_CASE_KINDS = ("emergency_department", "early_years", "police", "housing", "voluntary")
+
 Columns = dict[str, np.ndarray]
 
 
@@ -64,6 +71,7 @@ class Rekey:
         tables = part.tables
         named = {kind: [tables[feed]()["child_id"] for feed in feeds] for kind, feeds in REQUIRED.items()}
         self.built = synth_sources.build_part(part, seed, as_of=as_of, required=_masks(part.children, named))
+        _hard_cases(self.built, as_of)
         agencies = tables["agencies"]()
         self.agency_la = dict(zip(agencies["agency_id"], agencies["la_code"]))
         self.agency_kind = dict(zip(agencies["agency_id"], agencies["kind"]))
@@ -128,6 +136,23 @@ class Rekey:
             os.replace(tmp, out / f"{name}.csv")
             counts[name] = len(frame)
         return counts
+
+
+def _hard_cases(built: synth_sources.Sources, as_of: date) -> None:
+    """Make REVIEW_CASES records in their authorities (the first children by id that qualify); in place."""
+    rec, child = built.records, built.truth["child_id"]
+    day = rec["dob"].str[8:].astype(int)
+    candidates = (rec["source_kind"].isin(HARD_CASE_KINDS) & (child.map(child.value_counts()) >= 2)
+                  & (rec["given_name"] != "") & (day % 10 != 0) & (day != 31))
+    la = rec["source_id"].str.rsplit("-", n=1).str[-1]
+    for code, count in REVIEW_CASES.items():
+        rows = pd.DataFrame({"child": child[candidates & (la == code)]}).sort_values("child", kind="stable")
+        for i in rows.drop_duplicates("child").index[:count]:
+            d = int(rec.at[i, "dob"][8:])
+            dob = f"{rec.at[i, 'dob'][:8]}{d - 1 if d % 10 >= 2 else d + 1:02d}"
+            if date.fromisoformat(dob) > as_of:
+                continue
+            rec.loc[i, ["nhs_number", "upn", "postcode", "dob"]] = ["", "", "", dob]
 
 
 def _masks(children: int, named: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
