@@ -21,7 +21,7 @@ from contactpoint.audit_cli import audit_app
 from contactpoint.bulk_cli import bulk_load
 from contactpoint.common import console, database, demo_users, fail
 from contactpoint.dashboard_cli import dashboard_app
-from contactpoint.match_cli import match_app, print_run, run_matching
+from contactpoint.match_cli import match_app, print_population, print_run, run_matching
 from contactpoint.dashboard_cli import start as dashboard_start
 from contactpoint.dashboard_cli import stop as dashboard_stop
 from contactpoint.users_cli import users_app
@@ -45,6 +45,7 @@ app.add_typer(match_app, name="match")
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000
 DEMO_SEED = 20100806  # the day ContactPoint was switched off
+DEMO_IDENTITY = "sources"  # the demo's England as its sources see it: its children come through matching
 
 
 def _progress_line(message: str) -> None:
@@ -140,6 +141,10 @@ def generate(
     as_of: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default fixed).")] = None,
     by_region: Annotated[bool, typer.Option(
         "--by-region", help="Build England region by region (bounded memory; the England bulk-load imports).")] = False,
+    identity: Annotated[str, typer.Option(
+        help="'directory': children.csv and feeds keyed by child_id; 'sources': England as its sources see it "
+             "(sources.csv, person_records.csv, truth.csv; feeds name children by source_id and local_id).")
+    ] = "directory",
 ) -> None:
     """Generate a synthetic England as CSV feeds (deterministic for a seed)."""
     from loaders.generate import DEFAULT_AS_OF, generate as run_generate
@@ -161,7 +166,9 @@ def generate(
 
         try:
             counts = run_generate(out, children=children, seed=seed, as_of=reference, by_region=by_region,
-                                  progress=progress)
+                                  identity=identity, progress=progress)
+        except ValueError as exc:
+            fail(f"--identity: {exc}")
         except OSError as exc:
             fail(f"cannot write the feeds to {out}: {exc.strerror or exc}")
     took = time.perf_counter() - started
@@ -265,19 +272,21 @@ def seed(
     children: Annotated[int, typer.Option(min=100, help="How many children.")] = DEMO_CHILDREN,
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = DEMO_SEED,
     out: Annotated[Path | None, typer.Option(help="Where the feeds go (default var/demo/...).")] = None,
+    identity: Annotated[str, typer.Option(help="As for generate: 'directory' or 'sources'.")] = "directory",
 ) -> None:
     """Apply the schema, then generate (once) and load a synthetic England into the configured Neo4j."""
     settings = get_settings()
     console.rule("Schema")
     db_init()
-    feeds = out or DEMO_DIR / f"england-{children}-{seed}"
+    feeds = out or DEMO_DIR / (f"england-{children}-{seed}" + ("" if identity == "directory" else f"-{identity}"))
     manifest = feeds / "manifest.json"
     console.rule("Synthetic England")
     made = json.loads(manifest.read_text()) if manifest.is_file() else {}
-    if (made.get("children"), made.get("seed"), made.get("by_region", False)) == (children, seed, False):
+    if ((made.get("children"), made.get("seed"), made.get("by_region", False), made.get("identity", "directory"))
+            == (children, seed, False, identity)):
         console.print(f"Feeds already generated in {feeds}")
     else:
-        generate(out=feeds, children=children, seed=seed, as_of=None, by_region=False)
+        generate(out=feeds, children=children, seed=seed, as_of=None, by_region=False, identity=identity)
     console.rule("Load")
     as_of = date.fromisoformat(json.loads(manifest.read_text())["as_of"])
     with database(settings) as driver:
@@ -301,7 +310,12 @@ def demo(
     if settings.uri is None:
         console.rule("Neo4j")
         neo4j_start()
-    seed(children=children, seed=seed_, out=None)
+    seed(children=children, seed=seed_, out=None, identity=DEMO_IDENTITY)
+    console.rule("Matching")  # the demo's children came through matching: what it linked, what waits for review
+    with database(settings) as driver:
+        print_population(driver, settings, {users.BIRMINGHAM: "Birmingham", users.LEEDS: "Leeds"})
+    console.print("  The data team works the queue: sign in as data_officer.birmingham or data_officer.leeds "
+                  "(dashboard page Matching; API /identity/reviews).", highlight=False)
     console.rule("Demo users and the API")
     with database(settings) as driver:
         demo_users(driver, settings)

@@ -52,6 +52,22 @@ def print_run(summary) -> None:
                   f"{summary.moved:,} moved, {summary.merged:,} children merged", highlight=False)
 
 
+def print_population(driver, settings, la_codes: dict[str, str]) -> None:
+    """How the loaded children came through matching, and each named authority's review queue (the demo's)."""
+    from graph.identity import store
+
+    with driver.session(database=settings.database) as session:
+        counts = session.execute_read(store.population, la_codes=list(la_codes))
+    linked = counts["records"] - counts["children"]
+    console.print(f"{counts['records']:,} person records identify {counts['children']:,} children, each made by "
+                  f"matching: {linked:,} records were linked automatically to another record of the same child "
+                  f"({counts['joined']:,} children known to two or more sources); {counts['review']:,} pairs "
+                  "wait for review.", highlight=False)
+    for code, name in la_codes.items():
+        console.print(f"  {name} ({code}): {counts['review_by_la'].get(code, 0):,} pairs in its data team's review "
+                      "queue", highlight=False)
+
+
 def run_matching(driver, settings, threads: int = 2, chunk: int | None = None):
     """Match the pending person records with progress lines; returns the run's summary."""
     from graph.identity import run

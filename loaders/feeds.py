@@ -349,6 +349,13 @@ class FeedSpec:
             return tuple(c for c in self.columns if c not in ("source_id", "local_id"))
         return self.columns
 
+    @property
+    def by_record(self) -> tuple[str, ...]:
+        """The columns of the feed as a source naming children by its own records sends it (no child_id)."""
+        if issubclass(self.model, ChildRef):
+            return tuple(c for c in self.columns if c != "child_id")
+        return self.columns
+
 
 # In load order: a feed only names things defined by the feeds before it (or already in the graph). Person
 # records are matched (children made or found for them) after person_records, before the relationship feeds.

@@ -57,36 +57,54 @@ def generate(
     seed: int,
     as_of: date = DEFAULT_AS_OF,
     by_region: bool = False,
+    identity: str = "directory",
     progress: Progress | None = None,
 ) -> dict[str, int]:
     """Write every feed and then ``manifest.json`` into ``out_dir``; return rows per feed.
 
-    Same seed, children, as_of and by_region give byte-identical files. No date written is after
+    Same seed, children, as_of, by_region and identity give byte-identical files. No date written is after
     as_of. ``by_region`` builds England one region at a time (bounded memory; see ``england``).
+    ``identity`` "sources" writes England as its sources see it (loaders.synth.by_source): person records
+    and the truth instead of children.csv, and every relationship row naming the child by a source's record.
 
     Raises:
-        ValueError: children below 1, or a negative seed.
+        ValueError: children below 1, a negative seed, an unknown identity mode, or sources by region.
     """
+    from loaders.synth import by_source
+
+    if identity not in by_source.MODES:
+        raise ValueError(f"identity must be one of {', '.join(by_source.MODES)}, not '{identity}'")
+    if identity == by_source.SOURCES and by_region:
+        raise ValueError("identity 'sources' builds England in one piece: it cannot be combined with by_region")
     out = Path(out_dir)
     parts = england(children, seed, as_of=as_of, by_region=by_region, progress=progress)
-    counts: dict[str, int] = {spec.name: 0 for spec in GENERATED}
-    digests = {spec.name: hashlib.sha256() for spec in GENERATED}
+    feeds = GENERATED if identity == by_source.DIRECTORY else tuple(s for s in GENERATED if s.name != "children")
+    header = {s.name: s.by_child_id if identity == by_source.DIRECTORY else s.by_record for s in feeds}
+    counts: dict[str, int] = {spec.name: 0 for spec in feeds}
+    digests = {spec.name: hashlib.sha256() for spec in feeds}
     out.mkdir(parents=True, exist_ok=True)
     # An interrupted run must not leave an old manifest vouching for half-written files.
     (out / MANIFEST).unlink(missing_ok=True)
-    with CsvFiles(out, {spec.name: spec.filename for spec in GENERATED}) as files:
-        for spec in GENERATED:
-            files.write(spec.name, (",".join(spec.by_child_id) + "\n").encode(), digests[spec.name])
+    with CsvFiles(out, {spec.name: spec.filename for spec in feeds}) as files:
+        for spec in feeds:
+            files.write(spec.name, (",".join(header[spec.name]) + "\n").encode(), digests[spec.name])
         for part in parts:
-            for spec in GENERATED:
-                counts[spec.name] += _write(files, spec, part.tables.pop(spec.name)(), digests[spec.name],
-                                            part.progress)
+            rekey = by_source.Rekey(part, seed, as_of) if identity == by_source.SOURCES else None
+            for spec in feeds:
+                columns = part.tables.pop(spec.name)()
+                if rekey is not None and spec.name in by_source.SENDERS:
+                    columns = rekey(spec.name, columns)
+                counts[spec.name] += _write(files, spec, columns, digests[spec.name], part.progress, header[spec.name])
+            if rekey is not None:
+                for name, rows in rekey.write(out, digests).items():
+                    counts[name] = rows
     manifest = {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "children": children,
         "as_of": as_of.isoformat(),
         "by_region": by_region,
+        "identity": identity,
         "rows": counts,
         "sha256": {name: digest.hexdigest() for name, digest in digests.items()},
     }
@@ -422,12 +440,13 @@ def _spells(spells: registers.Spells, child_id: np.ndarray, agency_id: np.ndarra
             "agency_id": agency_id[spells.agency]}
 
 
-def _write(files: CsvFiles, spec: FeedSpec, columns: Columns, digest: Any, report: Progress | None) -> int:
-    """Append one part's rows of a feed; returns how many."""
-    missing = set(spec.by_child_id) ^ set(columns)
+def _write(files: CsvFiles, spec: FeedSpec, columns: Columns, digest: Any, report: Progress | None,
+           names: tuple[str, ...]) -> int:
+    """Append one part's rows of a feed (its columns ``names``, in that order); returns how many."""
+    missing = set(names) ^ set(columns)
     if missing:
         raise RuntimeError(f"{spec.name}: columns {sorted(missing)} do not match the feed model")
-    cells = [quote(columns[c]) if c in TEXT.get(spec.name, ()) else columns[c] for c in spec.by_child_id]
+    cells = [quote(columns[c]) if c in TEXT.get(spec.name, ()) else columns[c] for c in names]
     rows = len(cells[0])
     if report is not None:
         report(spec.filename, 0, rows)

@@ -170,6 +170,18 @@ SET m.record_key = a.key, m.candidate_key = b.key, m.child_id = ca.id, m.candida
     m.la_codes = reduce(k = [], code IN codes | CASE WHEN code IN k THEN k ELSE k + code END)
 RETURN count(m) AS written
 """
+# How the loaded population came through matching, and the open review pairs naming each authority.
+POPULATION = """
+MATCH (x:SourceRecord)-[:IDENTIFIES]->(c:Child)
+WITH c, count(x) AS n
+RETURN count(c) AS children, coalesce(sum(n), 0) AS records, count(CASE WHEN n > 1 THEN c END) AS joined
+"""
+OPEN_REVIEWS = """
+UNWIND $codes AS code
+OPTIONAL MATCH (m:MatchReview {state: 'open'}) WHERE code IN coalesce(m.la_codes, [])
+RETURN code, count(m) AS open
+"""
+ALL_OPEN_REVIEWS = "MATCH (m:MatchReview {state: 'open'}) RETURN count(m) AS open"
 START_RUN = f"CREATE (:MatchRun {{id: $id, model: $model, started: {NOW}, state: 'running'}})"
 FINISH_RUN = f"MATCH (m:MatchRun {{id: $id}}) SET m += $counts, m.state = $state, m.finished = {NOW}"
 
@@ -239,6 +251,14 @@ def allocate_ids(tx: ManagedTransaction, *, count: int) -> list[str]:
         return []
     first = tx.run(ALLOCATE, count=count).single(strict=True)["first"]
     return [ID_FORMAT.format(n) for n in range(first, first + count)]
+
+
+def population(tx: ManagedTransaction, *, la_codes: Sequence[str]) -> dict[str, Any]:
+    """Children, their records, children of two or more records, open review pairs (all, and per authority)."""
+    counts = dict(tx.run(POPULATION).single(strict=True))
+    counts["review"] = tx.run(ALL_OPEN_REVIEWS).single(strict=True)["open"]
+    counts["review_by_la"] = {r["code"]: r["open"] for r in tx.run(OPEN_REVIEWS, codes=list(la_codes))}
+    return counts
 
 
 def refresh_children(tx: ManagedTransaction, *, ids: Sequence[str]) -> None:

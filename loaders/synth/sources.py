@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from loaders.generate import DEFAULT_AS_OF, england
+from loaders.generate import DEFAULT_AS_OF, Part, england
 from matching import names as matching_names
 
 # -- who sees a child (share of eligible children with a record in that kind of source) ---------
@@ -109,9 +109,8 @@ class Sources:
     truth: pd.DataFrame
 
 
-def _children(children: int, seed: int, as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The generator's children and each one's homes (postcode, authority, since), in memory."""
-    part = next(iter(england(children, seed, as_of=as_of)))
+def _children(part: Part) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A generated part's children and each one's homes (postcode, authority, since), in memory."""
     kids = pd.DataFrame(part.tables["children"]())
     res = pd.DataFrame(part.tables["residences"]())
     addr = pd.DataFrame(part.tables["addresses"]())[["address_id", "postcode", "la_code"]]
@@ -164,8 +163,13 @@ _PREFIX = {"gp_system": "gp", "school_census": "school-census", "emergency_depar
            "police": "police", "housing": "housing", "voluntary": "voluntary"}
 
 
-def _seen_by(kids: pd.DataFrame, homes: pd.DataFrame, age: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
-    """Which kinds of source see each child (one row per record to make): child, kind, home row."""
+def _seen_by(kids: pd.DataFrame, homes: pd.DataFrame, age: np.ndarray, rng: np.random.Generator,
+             required: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Which kinds of source see each child (one row per record to make): child, kind, home row.
+
+    ``required`` (kind: a mask of children) names children a kind of source must see: the ones it sends
+    relationship rows for (generate's identity mode); they are kept first when a child has too many.
+    """
     n = len(kids)
     has_upn = kids["upn"].to_numpy() != ""
     known = kids["la_child_id"].to_numpy() != ""
@@ -181,6 +185,8 @@ def _seen_by(kids: pd.DataFrame, homes: pd.DataFrame, age: np.ndarray, rng: np.r
         "housing": np.full(n, HOUSING_SHARE),
         "voluntary": np.full(n, VOLUNTARY_SHARE),
     }
+    for kind, must in (required or {}).items():
+        chance[kind] = np.where(must, 1.0, chance[kind])
     rows = [(np.flatnonzero(rng.random(n) < p), kind) for kind, p in chance.items()]
     child = np.concatenate([c for c, _ in rows])
     kind = np.concatenate([np.full(len(c), k, dtype=object) for c, k in rows])
@@ -200,11 +206,16 @@ def _seen_by(kids: pd.DataFrame, homes: pd.DataFrame, age: np.ndarray, rng: np.r
     child = np.concatenate([child, moved])
     kind = np.concatenate([kind, np.full(len(moved), "gp_system", dtype=object)])
     home = np.concatenate([home, start[moved]])
-    seen = pd.DataFrame({"child": child, "kind": kind, "home": home})
-    # At most MAX_SOURCES records a child: drop extras at random.
+    must = np.zeros(len(child), dtype=bool)
+    for k, mask in (required or {}).items():
+        must |= (kind == k) & mask[child]
+    seen = pd.DataFrame({"child": child, "kind": kind, "home": home, "must": must})
+    # At most MAX_SOURCES records a child: drop extras at random (the required ones last).
     seen = seen.sample(frac=1.0, random_state=np.random.RandomState(rng.integers(2**31)))
+    if required:
+        seen = seen.sort_values("must", ascending=False, kind="stable")
     seen = seen[seen.groupby("child").cumcount() < MAX_SOURCES]
-    return seen.sort_values(["child", "kind"], kind="stable").reset_index(drop=True)
+    return seen.drop(columns="must").sort_values(["child", "kind"], kind="stable").reset_index(drop=True)
 
 
 def _typo(name: str, rng: np.random.Generator) -> str:
@@ -247,13 +258,19 @@ def _nhs_typo(number: str, rng: np.random.Generator) -> str:
 
 def build(children: int, seed: int, *, as_of: date = DEFAULT_AS_OF) -> Sources:
     """Simulate ``children`` children (the generator's, with twins) as their sources see them."""
-    kids, homes = _children(children, seed, as_of)
+    return build_part(next(iter(england(children, seed, as_of=as_of))), seed, as_of=as_of)
+
+
+def build_part(part: Part, seed: int, *, as_of: date = DEFAULT_AS_OF,
+               required: dict[str, np.ndarray] | None = None) -> Sources:
+    """A generated part's children as their sources see them (``required`` as for ``_seen_by``)."""
+    kids, homes = _children(part)
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 0x50C5])))
     twin = _twins_and_near_names(kids, homes, rng)
     dob_days = pd.to_datetime(kids["dob"]).to_numpy()
     age = (np.datetime64(as_of) - dob_days).astype("timedelta64[D]").astype(np.int64) / 365.25
     new_to_england = rng.random(len(kids)) < NEW_TO_ENGLAND_SHARE
-    seen = _seen_by(kids, homes, age, rng)
+    seen = _seen_by(kids, homes, age, rng, required)
     c, kind, home = seen["child"].to_numpy(), seen["kind"].to_numpy(), seen["home"].to_numpy()
     m = len(seen)
     la = homes["la_code"].to_numpy()[home]
