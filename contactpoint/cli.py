@@ -21,9 +21,11 @@ from contactpoint.audit_cli import audit_app
 from contactpoint.bulk_cli import bulk_load
 from contactpoint.common import console, database, demo_users, fail
 from contactpoint.dashboard_cli import dashboard_app
-from contactpoint.match_cli import match_app, print_run, run_matching
+from contactpoint.load_view import print_report, progress_bar
+from contactpoint.match_cli import match_app, run_matching
 from contactpoint.dashboard_cli import start as dashboard_start
 from contactpoint.dashboard_cli import stop as dashboard_stop
+from contactpoint.ssd_cli import import_app
 from contactpoint.users_cli import users_app
 from graph import local, schema, users
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
@@ -41,6 +43,7 @@ app.add_typer(dashboard_app, name="dashboard")
 app.command("bulk-load")(bulk_load)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(match_app, name="match")
+app.add_typer(import_app, name="import")
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000
@@ -178,51 +181,11 @@ def _bar() -> Progress:
 def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Path | None, batch_size: int,
              as_of: date | None = None) -> LoadReport:
     """Load a folder with a progress bar (rows/s) and print the summary (`as_of`: the day attendances alert as of)."""
-    with Progress(
-        TextColumn("{task.description:<18}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>12}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        tasks: dict[str, tuple[int, float]] = {}
-
-        def progress(feed: str, done: int, total: int) -> None:
-            if feed not in tasks:
-                tasks[feed] = (bar.add_task(feed, total=total, rate=""), time.perf_counter())
-            task, began = tasks[feed]
-            rate = done / max(time.perf_counter() - began, 1e-6)
-            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} rows/s")
-
+    with progress_bar() as progress:
         report = load_dir(driver, folder, database=settings.database, rejects_path=rejects,
                           batch_size=batch_size, progress=progress, as_of=as_of,
                           matcher=lambda: run_matching(driver, settings))
-    table = Table(title=f"Loaded {folder}")
-    for col in ("feed", "read", "loaded", "rejected", "seconds", "rows/s"):
-        table.add_column(col, justify="left" if col == "feed" else "right")
-    for r in report.results:
-        if r.error:
-            table.add_row(r.feed, "-", "-", "-", "-", f"[red]{r.error}[/]")
-        else:
-            table.add_row(r.feed, f"{r.read:,}", f"{r.loaded:,}", f"{r.rejected:,}", f"{r.seconds:.1f}",
-                          f"{r.rows_per_second:,.0f}")
-    console.print(table)
-    if report.matching is not None:
-        print_run(report.matching)
-    if report.matching_error:
-        console.print(f"[yellow]Matching did not run[/]: {report.matching_error}", highlight=False)
-    if report.missing:
-        console.print(f"Not present (skipped): {', '.join(report.missing)}", style="dim")
-    if report.rejected:
-        console.print(f"[yellow]{report.rejected:,} rows rejected[/]; each with its file, line and reason in "
-                      f"{report.rejects_path}", highlight=False)
-    if report.alerts:
-        console.print(f"{report.alerts:,} emergency attendances of protected children alerted their authority as "
-                      "they were loaded.", highlight=False)
-    if report.kept:
-        console.print(f"{report.kept:,} involvement rows met an involvement a practitioner recorded, or a lead "
-                      "professional chosen in the directory, and did not change it (docs/feeds.md).", highlight=False)
+    print_report(report, f"Loaded {folder}")
     return report
 
 

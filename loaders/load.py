@@ -9,7 +9,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -48,6 +48,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "gp_registrations": ("child_id", "agency_id", "since"),
     "involvements": ("practitioner_id", "child_id", "service", "since"),
     "plans": ("child_id", "la_code", "kind", "since"),
+    "missing_episodes": ("child_id", "la_code", "since"),
     "attendances": ("child_id", "agency_id", "at"),
     "shielding": ("child_id", "decided_on"),
 }
@@ -111,7 +112,7 @@ class LoadReport:
 
 
 @dataclass
-class _Rejects:
+class Rejects:
     """The rejects file, written as rows are rejected."""
 
     path: Path
@@ -119,7 +120,7 @@ class _Rejects:
     _file: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __enter__(self) -> _Rejects:
+    def __enter__(self) -> Rejects:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("w", newline="", encoding="utf-8", errors="backslashreplace")
         self._writer = csv.writer(self._file)
@@ -134,7 +135,7 @@ class _Rejects:
             self._writer.writerow([filename, line, reason, raw])
 
 
-def _raw(fields: list[str]) -> str:
+def raw_text(fields: list[str]) -> str:
     out = io.StringIO()
     csv.writer(out).writerow(fields)
     return out.getvalue().rstrip("\r\n")
@@ -179,7 +180,6 @@ def read_rows(spec: FeedSpec, path: Path) -> Iterator[tuple[int, dict[str, Any] 
     Raises:
         FeedError: the file is empty or its header names wrong columns.
     """
-    keys = KEYS[spec.name]
     seen: dict[tuple[Any, ...], int] = {}
     with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
         reader = csv.reader(handle, strict=True)
@@ -216,23 +216,32 @@ def read_rows(spec: FeedSpec, path: Path) -> Iterator[tuple[int, dict[str, Any] 
                 long = next(name for name, value in zip(header, fields) if len(value) > MAX_FIELD_CHARS)
                 yield line, None, f"{long}: longer than {MAX_FIELD_CHARS} characters", fields
                 continue
-            try:  # blank cells are left out, so optional columns take their defaults
-                model = spec.model.model_validate({k: v for k, v in zip(header, fields) if v and not v.isspace()})
-            except ValidationError as exc:
-                yield line, None, _reason(exc), fields
-                continue
-            row = model.model_dump()
-            key = tuple(_key_part(row, k) for k in keys)
-            first = seen.get(key)
-            if first is not None:
-                yield line, None, f"duplicate {'/'.join(keys)} (first at line {first})", fields
-                continue
-            seen[key] = line
-            row["line"] = line
-            if spec.name == "children":  # no former names: no property (as the bulk importer writes it)
-                row["former_names"] = list(row["former_names"]) or None
-                row["former_names_text"] = " ".join(row["former_names"] or ()) or None
-            yield line, row, None, fields
+            # blank cells are left out, so optional columns take their defaults
+            row, reason = validate_row(spec, {k: v for k, v in zip(header, fields) if v and not v.isspace()},
+                                       line=line, seen=seen)
+            yield line, row, reason, fields
+
+
+def validate_row(spec: FeedSpec, values: dict[str, Any], *, line: int,
+                 seen: dict[tuple[Any, ...], int]) -> tuple[dict[str, Any] | None, str | None]:
+    """One feed row checked by its model and against the keys `seen` earlier in its file: (row, None) or
+    (None, reason). Values left out take the model's defaults; `seen` is updated with the row's key."""
+    keys = KEYS[spec.name]
+    try:
+        model = spec.model.model_validate(values)
+    except ValidationError as exc:
+        return None, _reason(exc)
+    row = model.model_dump()
+    key = tuple(_key_part(row, k) for k in keys)
+    first = seen.get(key)
+    if first is not None:
+        return None, f"duplicate {'/'.join(keys)} (first at line {first})"
+    seen[key] = line
+    row["line"] = line
+    if spec.name == "children":  # no former names: no property (as the bulk importer writes it)
+        row["former_names"] = list(row["former_names"]) or None
+        row["former_names_text"] = " ".join(row["former_names"] or ()) or None
+    return row, None
 
 
 def _key_part(row: dict[str, Any], column: str) -> Any:
@@ -322,13 +331,16 @@ class _Writer(threading.Thread):
                     self.failure = exc
 
 
+Rows = Iterable[tuple[int, dict[str, Any] | None, str | None, list[str]]]
+
+
 def load_feed(
     driver: Driver,
     spec: FeedSpec,
     path: Path,
     *,
     database: str,
-    rejects: _Rejects,
+    rejects: Rejects,
     batch_size: int = 5000,
     progress: Progress | None = None,
     as_of: date | None = None,
@@ -338,13 +350,33 @@ def load_feed(
     Attendances raise their emergency_attendance alerts as they are written, over the year up to `as_of`
     (default today), as a scan as of that day would.
     """
-    result = FeedResult(spec.name)
+    return load_rows(driver, spec, read_rows(spec, path), filename=path.name, total=_count_lines(path),
+                     database=database, rejects=rejects, batch_size=batch_size, progress=progress, as_of=as_of)
+
+
+def load_rows(
+    driver: Driver,
+    spec: FeedSpec,
+    rows: Rows,
+    *,
+    filename: str,
+    total: int,
+    database: str,
+    rejects: Rejects,
+    batch_size: int = 5000,
+    progress: Progress | None = None,
+    as_of: date | None = None,
+    label: str | None = None,
+) -> FeedResult:
+    """Upsert rows of one feed in batches: (line, validated row or None, reject reason, raw fields) each, as
+    `read_rows` yields them or as another reader (the SSD import) builds them; rejects name `filename`.
+    Progress and the result are reported under `label` (default the feed's name)."""
+    result = FeedResult(label or spec.name)
     counting = threading.Lock()
     started = time.perf_counter()
-    total = _count_lines(path)
 
     def reject(line: int, reason: str, fields: list[str]) -> None:
-        rejects.add(path.name, line, reason, _raw(fields))
+        rejects.add(filename, line, reason, raw_text(fields))
         with counting:
             result.rejected += 1
 
@@ -352,12 +384,12 @@ def load_feed(
         for line, reason in sorted(reasons.items()):
             reject(line, reason, raws[line])
 
-    writer = _Writer(driver, database, spec.name, path.name, on_rejects, as_of or uk_today())
+    writer = _Writer(driver, database, spec.name, filename, on_rejects, as_of or uk_today())
     writer.start()
     batch: list[dict[str, Any]] = []
     raws: dict[int, list[str]] = {}
     try:
-        for line, row, reason, fields in read_rows(spec, path):
+        for line, row, reason, fields in rows:
             result.read += 1
             if row is None:
                 reject(line, reason or "invalid", fields)
@@ -370,7 +402,7 @@ def load_feed(
                     writer.batches.put((batch, raws))
                     batch, raws = [], {}
             if progress is not None and result.read % 1000 == 0:
-                progress(spec.name, result.read, total)
+                progress(result.feed, result.read, total)
         if batch and writer.failure is None:
             writer.batches.put((batch, raws))
     finally:
@@ -381,7 +413,7 @@ def load_feed(
     result.loaded, result.kept, result.alerts = writer.written, writer.kept, writer.alerts
     result.seconds = time.perf_counter() - started
     if progress is not None:
-        progress(spec.name, result.read, max(total, result.read))
+        progress(result.feed, result.read, max(total, result.read))
     return result
 
 
@@ -414,11 +446,11 @@ def load_dir(
     report = LoadReport(rejects_path=rejects_path or directory / "rejects.csv")
     report.missing = [s.filename for s in specs if s not in present]
     matched = False
-    with _Rejects(report.rejects_path) as rejects:
+    with Rejects(report.rejects_path) as rejects:
         for spec in present:
             if not matched and FEEDS.index(spec) > FEEDS.index(FEEDS_BY_NAME[MATCH_AFTER]):
                 matched = True
-                _match(driver, database, report, matcher)
+                match_into(driver, database, report, matcher)
             try:
                 result = load_feed(
                     driver, spec, directory / spec.filename,
@@ -429,11 +461,11 @@ def load_dir(
                 rejects.add(spec.filename, 1, f"file refused, no row loaded: {exc}", "")
             report.results.append(result)
         if not matched:
-            _match(driver, database, report, matcher)
+            match_into(driver, database, report, matcher)
     return report
 
 
-def _match(driver: Driver, database: str, report: LoadReport, matcher: Matcher | None) -> None:
+def match_into(driver: Driver, database: str, report: LoadReport, matcher: Matcher | None) -> None:
     """Match the pending person records, if there are any; the outcome goes into the report."""
     if identity_run.pending_count(driver, database=database) == 0:
         return
