@@ -25,7 +25,7 @@ from contactpoint.load_view import print_report, progress_bar
 from contactpoint.match_cli import match_app, run_matching
 from contactpoint.dashboard_cli import start as dashboard_start
 from contactpoint.dashboard_cli import stop as dashboard_stop
-from contactpoint.ssd_cli import import_app
+from contactpoint.ssd_cli import generate_ssd, import_app, run_import
 from contactpoint.users_cli import users_app
 from graph import local, schema, users
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
@@ -44,10 +44,12 @@ app.command("bulk-load")(bulk_load)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(match_app, name="match")
 app.add_typer(import_app, name="import")
+app.command("generate-ssd")(generate_ssd)
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000
 DEMO_SEED = 20100806  # the day ContactPoint was switched off
+DEMO_SSD_LA = "E08000035"  # Leeds: the demo loads its SSD extract next to the other sources
 
 
 def _progress_line(message: str) -> None:
@@ -245,6 +247,11 @@ def seed(
     as_of = date.fromisoformat(json.loads(manifest.read_text())["as_of"])
     with database(settings) as driver:
         run_load(driver, settings, feeds, None, 5000, as_of)
+        console.rule(f"The SSD extract of {DEMO_SSD_LA}")
+        extract = feeds / f"ssd-{DEMO_SSD_LA}"
+        if not (extract / "ssd_person.csv").is_file():
+            generate_ssd(feeds, la=DEMO_SSD_LA, out=extract, seed=seed, whole=False)
+        run_import(driver, settings, extract, DEMO_SSD_LA)
         console.rule("Alerts")
         console.print(f"Scanning for alerts as of {as_of.isoformat()}, the date the synthetic England was made for.")
         run_scan(driver, settings, as_of)

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from neo4j import Driver
 
 from contactpoint.common import console, database, fail
 from contactpoint.load_view import print_report, progress_bar
 from contactpoint.match_cli import run_matching
-from graph.config import get_settings
+from graph.config import GraphSettings, get_settings
 from loaders.ssd.importer import SsdReport, import_ssd
 from loaders.ssd.read import ExtractError
 
@@ -28,6 +29,21 @@ def print_ssd(report: SsdReport, folder: Path) -> None:
                       "here, not children's records.", style="dim", highlight=False)
 
 
+def run_import(driver: Driver, settings: GraphSettings, folder: Path, la_code: str, rejects: Path | None = None,
+               batch_size: int = 5000) -> SsdReport:
+    """Import an extract with a progress bar per step and print the summary.
+
+    Raises:
+        ExtractError: no such folder, no ssd_person.csv, or an authority the directory does not hold.
+    """
+    with progress_bar(width=34) as progress:
+        report = import_ssd(driver, folder, la_code=la_code.strip().upper(), database=settings.database,
+                            rejects_path=rejects, batch_size=batch_size, progress=progress,
+                            matcher=lambda: run_matching(driver, settings))
+    print_ssd(report, folder)
+    return report
+
+
 @import_app.command("ssd")
 def ssd(
     folder: Annotated[Path, typer.Argument(help="Folder of the SSD tables as CSV (ssd_person.csv, ...).")],
@@ -40,14 +56,30 @@ def ssd(
     settings = get_settings()
     with database(settings) as driver:
         try:
-            with progress_bar(width=34) as progress:
-                report = import_ssd(driver, folder, la_code=la.strip().upper(), database=settings.database,
-                                    rejects_path=rejects, batch_size=batch_size, progress=progress,
-                                    matcher=lambda: run_matching(driver, settings))
+            report = run_import(driver, settings, folder, la, rejects, batch_size)
         except ExtractError as exc:
             fail(str(exc))
         except OSError as exc:
             fail(f"cannot read the extract in {folder}: {exc}")
-        print_ssd(report, folder)
         if report.load.matching_error:
             raise typer.Exit(code=2)
+
+
+def generate_ssd(
+    feeds: Annotated[Path, typer.Argument(help="A synthetic England's feeds (contactpoint generate).")],
+    la: Annotated[str, typer.Option("--la", help="The council's ONS code, e.g. E08000035.")],
+    out: Annotated[Path | None, typer.Option(help="Where the extract goes (default FEEDS/ssd-<LA>).")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 1,
+    whole: Annotated[bool, typer.Option("--whole", help="Every child of the feeds, as if this council held them "
+                                                        "all (to measure a large council).")] = False,
+) -> None:
+    """Write a synthetic SSD extract of one council from a synthetic England: its children under its own ids."""
+    from loaders.synth import ssd as synth_ssd
+
+    folder = out or feeds / f"ssd-{la}"
+    try:
+        counts = synth_ssd.write(feeds, folder, la.strip().upper(), seed, whole=whole)
+    except FileNotFoundError as exc:
+        fail(f"{feeds}: not a synthetic England's feeds ({exc.filename} is missing)")
+    console.print(f"Wrote the SSD extract of {la} into {folder}: "
+                  + ", ".join(f"{name} {n:,}" for name, n in counts.items()), highlight=False)

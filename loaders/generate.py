@@ -47,7 +47,16 @@ TEXT = {
 
 
 # The feeds the generator writes: every feed but the identity ones, each keyed by directory id.
-GENERATED = tuple(spec for spec in FEEDS if spec.name not in IDENTITY_FEEDS)
+# Feeds and optional columns only other sources send (the SSD import's missing episodes and plan categories):
+# synthetic England leaves them out, so its files are what they were before those columns existed.
+NOT_GENERATED = (*IDENTITY_FEEDS, "missing_episodes")
+UNWRITTEN = {"plans": ("category", "other_authority")}
+GENERATED = tuple(spec for spec in FEEDS if spec.name not in NOT_GENERATED)
+
+
+def written_columns(spec: FeedSpec) -> tuple[str, ...]:
+    """The columns the generator writes for a feed, in the feed's order."""
+    return tuple(c for c in spec.by_child_id if c not in UNWRITTEN.get(spec.name, ()))
 
 
 def generate(
@@ -76,7 +85,7 @@ def generate(
     (out / MANIFEST).unlink(missing_ok=True)
     with CsvFiles(out, {spec.name: spec.filename for spec in GENERATED}) as files:
         for spec in GENERATED:
-            files.write(spec.name, (",".join(spec.by_child_id) + "\n").encode(), digests[spec.name])
+            files.write(spec.name, (",".join(written_columns(spec)) + "\n").encode(), digests[spec.name])
         for part in parts:
             for spec in GENERATED:
                 counts[spec.name] += _write(files, spec, part.tables.pop(spec.name)(), digests[spec.name],
@@ -424,10 +433,10 @@ def _spells(spells: registers.Spells, child_id: np.ndarray, agency_id: np.ndarra
 
 def _write(files: CsvFiles, spec: FeedSpec, columns: Columns, digest: Any, report: Progress | None) -> int:
     """Append one part's rows of a feed; returns how many."""
-    missing = set(spec.by_child_id) ^ set(columns)
+    missing = set(written_columns(spec)) ^ set(columns)
     if missing:
         raise RuntimeError(f"{spec.name}: columns {sorted(missing)} do not match the feed model")
-    cells = [quote(columns[c]) if c in TEXT.get(spec.name, ()) else columns[c] for c in spec.by_child_id]
+    cells = [quote(columns[c]) if c in TEXT.get(spec.name, ()) else columns[c] for c in written_columns(spec)]
     rows = len(cells[0])
     if report is not None:
         report(spec.filename, 0, rows)
