@@ -34,7 +34,7 @@ chromium:
 	  fi; \
 	fi
 
-## demo: start Neo4j, apply the schema, generate and load a 20k-child England; leaves it running
+## demo: start Neo4j, apply the schema, generate and load a 20k-child England and import Leeds's SSD extract; leaves it running
 demo: $(STAMP)
 	$(BIN)/contactpoint demo
 
