@@ -153,6 +153,9 @@ def import_ssd(driver: Driver, folder: Path, *, la_code: str, database: str, rej
             entries = list(_validated(step))
             if not entries and step.table not in extract.tables:
                 continue
+            if step.feed == "person_records":  # a person the feed's model refused is named as such later
+                ids = {row.line: row.get("pers_person_id") for row in extract.table("ssd_person").rows}
+                who.rejected.update(ids[line] for line, row, _, _ in entries if row is None and ids.get(line))
             load.results.append(load_rows(
                 driver, FEEDS_BY_NAME[step.feed], entries, filename=f"{step.table}.csv", total=len(entries),
                 database=database, rejects=rejects, batch_size=batch_size, progress=progress, as_of=as_of,

@@ -163,6 +163,7 @@ def test_bad_codes_dates_and_people_reject_their_row_only(leeds: SsdReport, ssd_
     data["ssd_person"] += [  # lines 7 and 8
         dict(pers_person_id="P8", pers_forename="Zed", pers_surname="Quinn", pers_sex="X", pers_dob=date(2016, 1, 1)),
         dict(pers_person_id="P9", pers_forename="Yan", pers_surname="Ray", pers_sex="M", pers_dob="31/02/2016"),
+        dict(pers_person_id="P10", pers_forename="Al", pers_surname="Fry", pers_sex="M", pers_dob=date(2099, 1, 1)),
     ]
     data["ssd_cp_plans"][0]["cppl_cp_plan_latest_category"] = "ABC"  # line 2
     data["ssd_cla_placement"][1]["clap_cla_placement_type"] = "Q9"  # line 3
@@ -172,14 +173,16 @@ def test_bad_codes_dates_and_people_reject_their_row_only(leeds: SsdReport, ssd_
         dict(invo_professional_id="W1", invo_person_id="M1", invo_involvement_start_date=date(2024, 1, 1)),  # 5
         dict(invo_professional_id="W1", invo_person_id="P9", invo_involvement_start_date=date(2024, 1, 1)),  # 6
         dict(invo_professional_id="W1", invo_person_id="P2", invo_involvement_start_date="2024-13-01"),  # 7
+        dict(invo_professional_id="W1", invo_person_id="P10", invo_involvement_start_date=date(2024, 1, 1)),  # 8
     ]
     data["ssd_missing"][0]["miss_missing_episode_type"] = "Gone"  # line 2
     data["ssd_linked_identifiers"][0]["link_identifier_value"] = "12345"  # line 2
     report = run(ssd_db, s, extract.write(tmp_path, data), LEEDS)
     bad = rejects(report.load.rejects_path)
-    assert set(bad) == {("ssd_person.csv", 7), ("ssd_person.csv", 8), ("ssd_cp_plans.csv", 2),
+    assert set(bad) == {("ssd_person.csv", 7), ("ssd_person.csv", 8), ("ssd_person.csv", 9), ("ssd_cp_plans.csv", 2),
                         ("ssd_cla_placement.csv", 3), ("ssd_legal_status.csv", 3), ("ssd_cin_episodes.csv", 2),
                         ("ssd_involvements.csv", 5), ("ssd_involvements.csv", 6), ("ssd_involvements.csv", 7),
+                        ("ssd_involvements.csv", 8),
                         ("ssd_missing.csv", 2), ("ssd_linked_identifiers.csv", 2)}
     assert bad[("ssd_person.csv", 7)] == "pers_sex: unknown sex code 'X'"
     assert "pers_dob: not a date: '31/02/2016'" in bad[("ssd_person.csv", 8)]
@@ -190,6 +193,9 @@ def test_bad_codes_dates_and_people_reject_their_row_only(leeds: SsdReport, ssd_
     assert "person M1 is an adult" in bad[("ssd_involvements.csv", 5)]
     assert "person P9 was rejected in ssd_person.csv" in bad[("ssd_involvements.csv", 6)]
     assert "invo_involvement_start_date: not a date: '2024-13-01'" in bad[("ssd_involvements.csv", 7)]
+    assert bad[("ssd_person.csv", 9)].startswith("pers_dob: ")  # the feed's own rule, named by its SSD column
+    assert "date is in the future" in bad[("ssd_person.csv", 9)]
+    assert "person P10 was rejected in ssd_person.csv" in bad[("ssd_involvements.csv", 8)]
     assert "unknown missing episode type code 'Gone'" in bad[("ssd_missing.csv", 2)]
     assert "an NHS number is 10 digits" in bad[("ssd_linked_identifiers.csv", 2)]
     # nothing valid lost: the rest of each table loaded, the rejected rows wrote nothing
