@@ -13,7 +13,7 @@ from contactpoint.load_view import print_report, progress_bar
 from contactpoint.match_cli import run_matching
 from graph.config import GraphSettings, get_settings
 from loaders.ssd.importer import SsdReport, import_ssd
-from loaders.ssd.read import ExtractError
+from loaders.ssd.read import Extract, ExtractError, read_extract
 
 import_app = typer.Typer(help="Import a case system's extract as a source.", no_args_is_help=True)
 
@@ -30,16 +30,17 @@ def print_ssd(report: SsdReport, folder: Path) -> None:
 
 
 def run_import(driver: Driver, settings: GraphSettings, folder: Path, la_code: str, rejects: Path | None = None,
-               batch_size: int = 5000) -> SsdReport:
+               batch_size: int = 5000, extract: Extract | None = None) -> SsdReport:
     """Import an extract with a progress bar per step and print the summary.
 
     Raises:
         ExtractError: no such folder, no ssd_person.csv, or an authority the directory does not hold.
     """
+    extract = extract or read_extract(folder)
     with progress_bar(width=34) as progress:
         report = import_ssd(driver, folder, la_code=la_code.strip().upper(), database=settings.database,
                             rejects_path=rejects, batch_size=batch_size, progress=progress,
-                            matcher=lambda: run_matching(driver, settings))
+                            matcher=lambda: run_matching(driver, settings), extract=extract)
     print_ssd(report, folder)
     return report
 
@@ -54,9 +55,15 @@ def ssd(
     """Import a council's SSD extract: its children as the council's person records, with their addresses,
     workers, involvements, plans, placements, households and missing episodes (docs/feeds.md)."""
     settings = get_settings()
+    try:  # a folder that is not an extract is refused before Neo4j is asked for anything
+        extract = read_extract(folder)
+    except ExtractError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot read the extract in {folder}: {exc}")
     with database(settings) as driver:
         try:
-            report = run_import(driver, settings, folder, la, rejects, batch_size)
+            report = run_import(driver, settings, folder, la, rejects, batch_size, extract)
         except ExtractError as exc:
             fail(str(exc))
         except OSError as exc:

@@ -134,13 +134,13 @@ def council_of(driver: Driver, *, la_code: str, database: str) -> Council:
 
 def import_ssd(driver: Driver, folder: Path, *, la_code: str, database: str, rejects_path: Path | None = None,
                batch_size: int = 5000, progress: Progress | None = None, matcher: Matcher | None = None,
-               as_of: date | None = None) -> SsdReport:
+               as_of: date | None = None, extract: Extract | None = None) -> SsdReport:
     """Import one council's SSD extract (a folder of table CSVs) as that council's source and its rows.
 
     Raises:
         ExtractError: no such folder, no ssd_person.csv, or an authority the directory does not hold.
     """
-    extract = read_extract(folder)
+    extract = extract or read_extract(folder)  # the caller may have read it already, to fail before connecting
     council = council_of(driver, la_code=la_code, database=database)
     who = People()
     side: list[tuple[str, int, str, list[str]]] = []

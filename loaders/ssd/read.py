@@ -143,7 +143,7 @@ def read_extract(folder: Path) -> Extract:
     """Read the used tables of an extract folder; the other CSVs are listed as ignored.
 
     Raises:
-        ExtractError: no such folder, or no ssd_person.csv in it.
+        ExtractError: no such folder, or no ssd_person.csv in it (or an empty one).
     """
     if not folder.is_dir():
         raise ExtractError(f"{folder}: no such folder")
@@ -151,7 +151,16 @@ def read_extract(folder: Path) -> Extract:
     if REQUIRED not in files:
         raise ExtractError(f"{folder}: no {REQUIRED}.csv (the SSD's person table is required; "
                            f"found: {', '.join(sorted(files)) or 'no CSV files'})")
-    tables = {name: read_table(files[name]) for name in USED if name in files}
+    tables = {}
+    for name in USED:
+        if name not in files:
+            continue
+        try:
+            tables[name] = read_table(files[name])
+        except ExtractError as exc:  # an empty optional table is its own one reject, not the whole extract's
+            if name == REQUIRED:
+                raise
+            tables[name] = Table(name, unreadable=[(1, f"file refused, no row loaded: {exc}", [])])
     ignored = sorted(n for n in files if n not in USED and n != "rejects" and not n.startswith("."))
     absent = [n for n in USED if n not in files]
     return Extract(folder, tables, ignored, absent)

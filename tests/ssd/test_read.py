@@ -85,3 +85,15 @@ def test_codes_map_whatever_their_case_and_unknown_ones_name_themselves():
         codes.code("pers_sex", "Z", codes.SEX, "sex")
     with pytest.raises(codes.UnknownCode, match="expected Y or N"):
         codes.flag("cppl_cp_plan_ola", "maybe")
+
+
+def test_an_empty_optional_table_is_one_reject_and_an_empty_person_table_an_error(tmp_path: Path):
+    folder = extract.write(tmp_path, {"ssd_person": extract.tables()["ssd_person"]})
+    (folder / "ssd_missing.csv").write_bytes(b"")
+    found = read_extract(folder)
+    assert found.table("ssd_missing").unreadable == [
+        (1, "file refused, no row loaded: ssd_missing.csv: the file is empty (a header row is required)", [])]
+    assert len(found.table("ssd_person").rows) == 5
+    (folder / "ssd_person.csv").write_bytes(b"\xef\xbb\xbf\n")
+    with pytest.raises(ExtractError, match="ssd_person.csv: the file is empty"):
+        read_extract(folder)
