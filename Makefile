@@ -34,7 +34,8 @@ chromium:
 	  fi; \
 	fi
 
-## demo: start Neo4j, apply the schema, generate a 20k-child England as its sources see it, load it through matching; leaves it running
+## demo: start Neo4j, apply the schema, generate a 20k-child England as its sources see it, load it through matching,
+## import Leeds's SSD extract; leaves it running
 demo: $(STAMP)
 	$(BIN)/contactpoint demo
 

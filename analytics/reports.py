@@ -129,12 +129,19 @@ def _lanes(raw: Mapping[str, Any], key: bytes) -> list[dict[str, Any]]:
         if plan["until"] is not None:
             plan_events.append({"date": plan["until"], "event": "plan_ended", "plan": plan["kind"],
                                 "authority": plan["name"]})
+    missing = []
+    for episode in raw.get("missing", ()):
+        missing.append({"date": episode["since"], "event": f"went_{episode['kind']}", "authority": episode["name"]})
+        if episode["until"] is not None:
+            missing.append({"date": episode["until"], "event": "returned", "authority": episode["name"]})
     homes = raw["homes"]
     moves = [{"date": after["since"], "event": "moved", "from": before["name"], "to": after["name"]}
              for before, after in zip(homes, homes[1:])]
     out = sorted(lanes.values(), key=lambda x: (x["agency_kind"], x["lane"]))
     out += [{"lane": "plans", "agency_kind": None, "authority": None, "events": plan_events},
             {"lane": "residence", "agency_kind": None, "authority": None, "events": moves}]
+    if missing:
+        out.append({"lane": "missing", "agency_kind": None, "authority": None, "events": missing})
     every = [e for item in out for e in item["events"]]
     anchor = min((e["date"] for e in every), default=date.today())
     for item in out:

@@ -21,9 +21,11 @@ from contactpoint.audit_cli import audit_app
 from contactpoint.bulk_cli import bulk_load
 from contactpoint.common import console, database, demo_users, fail
 from contactpoint.dashboard_cli import dashboard_app
+from contactpoint.load_view import print_report, progress_bar
 from contactpoint.match_cli import match_app, print_population, print_run, run_matching
 from contactpoint.dashboard_cli import start as dashboard_start
 from contactpoint.dashboard_cli import stop as dashboard_stop
+from contactpoint.ssd_cli import generate_ssd, import_app, run_import
 from contactpoint.users_cli import users_app
 from graph import local, schema, users
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
@@ -41,11 +43,14 @@ app.add_typer(dashboard_app, name="dashboard")
 app.command("bulk-load")(bulk_load)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(match_app, name="match")
+app.add_typer(import_app, name="import")
+app.command("generate-ssd")(generate_ssd)
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000
 DEMO_SEED = 20100806  # the day ContactPoint was switched off
 DEMO_IDENTITY = "sources"  # the demo's England as its sources see it: its children come through matching
+DEMO_SSD_LA = "E08000035"  # Leeds: the demo loads its SSD extract next to the other sources
 
 
 def _progress_line(message: str) -> None:
@@ -185,51 +190,11 @@ def _bar() -> Progress:
 def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Path | None, batch_size: int,
              as_of: date | None = None) -> LoadReport:
     """Load a folder with a progress bar (rows/s) and print the summary (`as_of`: the day attendances alert as of)."""
-    with Progress(
-        TextColumn("{task.description:<18}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>12}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
-        tasks: dict[str, tuple[int, float]] = {}
-
-        def progress(feed: str, done: int, total: int) -> None:
-            if feed not in tasks:
-                tasks[feed] = (bar.add_task(feed, total=total, rate=""), time.perf_counter())
-            task, began = tasks[feed]
-            rate = done / max(time.perf_counter() - began, 1e-6)
-            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} rows/s")
-
+    with progress_bar() as progress:
         report = load_dir(driver, folder, database=settings.database, rejects_path=rejects,
                           batch_size=batch_size, progress=progress, as_of=as_of,
                           matcher=lambda: run_matching(driver, settings))
-    table = Table(title=f"Loaded {folder}")
-    for col in ("feed", "read", "loaded", "rejected", "seconds", "rows/s"):
-        table.add_column(col, justify="left" if col == "feed" else "right")
-    for r in report.results:
-        if r.error:
-            table.add_row(r.feed, "-", "-", "-", "-", f"[red]{r.error}[/]")
-        else:
-            table.add_row(r.feed, f"{r.read:,}", f"{r.loaded:,}", f"{r.rejected:,}", f"{r.seconds:.1f}",
-                          f"{r.rows_per_second:,.0f}")
-    console.print(table)
-    if report.matching is not None:
-        print_run(report.matching)
-    if report.matching_error:
-        console.print(f"[yellow]Matching did not run[/]: {report.matching_error}", highlight=False)
-    if report.missing:
-        console.print(f"Not present (skipped): {', '.join(report.missing)}", style="dim")
-    if report.rejected:
-        console.print(f"[yellow]{report.rejected:,} rows rejected[/]; each with its file, line and reason in "
-                      f"{report.rejects_path}", highlight=False)
-    if report.alerts:
-        console.print(f"{report.alerts:,} emergency attendances of protected children alerted their authority as "
-                      "they were loaded.", highlight=False)
-    if report.kept:
-        console.print(f"{report.kept:,} involvement rows met an involvement a practitioner recorded, or a lead "
-                      "professional chosen in the directory, and did not change it (docs/feeds.md).", highlight=False)
+    print_report(report, f"Loaded {folder}")
     return report
 
 
@@ -267,6 +232,19 @@ def load(
 # -- the demo ----------------------------------------------------------------------------------
 
 
+def _england(children: int, seed: int, identity: str, out: Path | None) -> Path:
+    """The folder of a synthetic England's feeds, generated unless already there (same children, seed, identity)."""
+    feeds = out or DEMO_DIR / (f"england-{children}-{seed}" + ("" if identity == "directory" else f"-{identity}"))
+    manifest = feeds / "manifest.json"
+    made = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    if ((made.get("children"), made.get("seed"), made.get("by_region", False), made.get("identity", "directory"))
+            == (children, seed, False, identity)):
+        console.print(f"Feeds already generated in {feeds}")
+    else:
+        generate(out=feeds, children=children, seed=seed, as_of=None, by_region=False, identity=identity)
+    return feeds
+
+
 @app.command()
 def seed(
     children: Annotated[int, typer.Option(min=100, help="How many children.")] = DEMO_CHILDREN,
@@ -278,19 +256,18 @@ def seed(
     settings = get_settings()
     console.rule("Schema")
     db_init()
-    feeds = out or DEMO_DIR / (f"england-{children}-{seed}" + ("" if identity == "directory" else f"-{identity}"))
-    manifest = feeds / "manifest.json"
     console.rule("Synthetic England")
-    made = json.loads(manifest.read_text()) if manifest.is_file() else {}
-    if ((made.get("children"), made.get("seed"), made.get("by_region", False), made.get("identity", "directory"))
-            == (children, seed, False, identity)):
-        console.print(f"Feeds already generated in {feeds}")
-    else:
-        generate(out=feeds, children=children, seed=seed, as_of=None, by_region=False, identity=identity)
+    feeds = _england(children, seed, identity, out)
     console.rule("Load")
-    as_of = date.fromisoformat(json.loads(manifest.read_text())["as_of"])
+    as_of = date.fromisoformat(json.loads((feeds / "manifest.json").read_text())["as_of"])
     with database(settings) as driver:
         run_load(driver, settings, feeds, None, 5000, as_of)
+        console.rule(f"The SSD extract of {DEMO_SSD_LA}")
+        extract = feeds / f"ssd-{DEMO_SSD_LA}"
+        if not (extract / "ssd_person.csv").is_file():  # made from the same England keyed by directory id
+            known = feeds if identity == "directory" else _england(children, seed, "directory", None)
+            generate_ssd(known, la=DEMO_SSD_LA, out=extract, seed=seed, whole=False)
+        run_import(driver, settings, extract, DEMO_SSD_LA)
         console.rule("Alerts")
         console.print(f"Scanning for alerts as of {as_of.isoformat()}, the date the synthetic England was made for.")
         run_scan(driver, settings, as_of)

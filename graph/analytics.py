@@ -235,7 +235,9 @@ RETURN age, cohorts, flags,
   COLLECT {{ MATCH (c)-[l:LIVED_AT]->(:Address)-[:IN]->(r:LocalAuthority)
             RETURN {{since: l.since, until: l.until, la: r.code, name: r.name}} AS x ORDER BY x.since }} AS homes,
   COLLECT {{ MATCH (k:Carer)-[r:CARES_FOR]->(c) RETURN {{carer: k.id, relationship: r.relationship}} AS x
-            ORDER BY x.carer }} AS carers
+            ORDER BY x.carer }} AS carers,
+  COLLECT {{ MATCH (c)-[m:WENT_MISSING]->(r:LocalAuthority)
+            RETURN {{kind: m.kind, name: r.name, since: m.since, until: m.until}} AS x ORDER BY x.since }} AS missing
 """
 
 

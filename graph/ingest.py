@@ -155,7 +155,19 @@ UNWIND $rows AS r
 MATCH (c:Child {id: r.child_id})
 MATCH (la:LocalAuthority {code: r.la_code})
 MERGE (c)-[h:HAS_PLAN {kind: r.kind, since: r.since}]->(la)
-SET h.until = r.until, h.via = r.via
+SET h.until = r.until, h.via = r.via, h.category = r.category,
+    h.other_authority = CASE WHEN r.other_authority THEN true END
+RETURN collect(r.line) AS written
+"""
+
+# A missing-from-home or absence episode, kept minimally against the authority that reported it.
+UPSERT_MISSING = """
+UNWIND $rows AS r
+MATCH (c:Child {id: r.child_id})
+MATCH (la:LocalAuthority {code: r.la_code})
+MERGE (c)-[m:WENT_MISSING {since: r.since}]->(la)
+SET m.until = r.until, m.kind = r.kind, m.return_interview_offered = r.return_interview_offered,
+    m.return_interview_accepted = r.return_interview_accepted, m.via = r.via
 RETURN collect(r.line) AS written
 """
 
@@ -223,6 +235,7 @@ UPSERTS: dict[str, str] = {
     "gp_registrations": UPSERT_REGISTRATIONS,
     "involvements": UPSERT_INVOLVEMENTS,
     "plans": UPSERT_PLANS,
+    "missing_episodes": UPSERT_MISSING,
     "attendances": UPSERT_ATTENDANCES,
 }
 
@@ -251,6 +264,7 @@ REFERENCES: dict[str, tuple[Reference, ...]] = {
     "gp_registrations": (Reference("child_id", "Child"), Reference("agency_id", "Agency", "gp_practice")),
     "involvements": (Reference("practitioner_id", "Practitioner"), Reference("child_id", "Child")),
     "plans": (Reference("child_id", "Child"), Reference("la_code", "LocalAuthority")),
+    "missing_episodes": (Reference("child_id", "Child"), Reference("la_code", "LocalAuthority")),
     "attendances": (Reference("child_id", "Child"), Reference("agency_id", "Agency", "unscheduled_care")),
     "shielding": (Reference("child_id", "Child"), Reference("la_code", "LocalAuthority")),
 }
@@ -317,3 +331,12 @@ def explain_unwritten(tx: ManagedTransaction, *, feed: str, rows: Sequence[dict[
     for row in rows:
         reasons.setdefault(row["line"], "not written: a referenced record changed during the load")
     return reasons
+
+
+AUTHORITY_NAME = "MATCH (la:LocalAuthority {code: $code}) RETURN la.name AS name"
+
+
+def authority_name(tx: ManagedTransaction, *, code: str) -> str | None:
+    """The name of an authority in the graph, or None when it is not there (an import names its council)."""
+    record = tx.run(AUTHORITY_NAME, code=code).single()
+    return record["name"] if record else None

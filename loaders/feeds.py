@@ -292,9 +292,24 @@ class InvolvementRow(_Period, ChildRef):
     consent: bool = False
 
 
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z_]{2,40}$")]
+
+
 class PlanRow(_Period, ChildRef):
     la_code: LaCode
     kind: Literal[PLAN_KINDS]  # type: ignore[valid-type]
+    category: Code | None = None
+    other_authority: bool = False
+
+
+MISSING_KINDS = ("missing", "absent")
+
+
+class MissingRow(_Period, ChildRef):
+    la_code: LaCode
+    kind: Literal[MISSING_KINDS]  # type: ignore[valid-type]
+    return_interview_offered: bool | None = None
+    return_interview_accepted: bool | None = None
 
 
 # A time as the graph keeps it: the instant in UTC, whatever offset the feed used; no offset is UK time
@@ -373,6 +388,7 @@ FEEDS: tuple[FeedSpec, ...] = (
     FeedSpec("gp_registrations", RegistrationRow),
     FeedSpec("involvements", InvolvementRow),
     FeedSpec("plans", PlanRow),
+    FeedSpec("missing_episodes", MissingRow),
     FeedSpec("attendances", AttendanceRow),
     FeedSpec("shielding", ShieldingRow),
 )

@@ -47,7 +47,16 @@ TEXT = {
 
 
 # The feeds the generator writes: every feed but the identity ones, each keyed by directory id.
-GENERATED = tuple(spec for spec in FEEDS if spec.name not in IDENTITY_FEEDS)
+# Feeds and optional columns only other sources send (the SSD import's missing episodes and plan categories):
+# synthetic England leaves them out, so its files are what they were before those columns existed.
+NOT_GENERATED = (*IDENTITY_FEEDS, "missing_episodes")
+UNWRITTEN = {"plans": ("category", "other_authority")}
+GENERATED = tuple(spec for spec in FEEDS if spec.name not in NOT_GENERATED)
+
+
+def written_columns(spec: FeedSpec) -> tuple[str, ...]:
+    """The columns the generator writes for a feed, in the feed's order."""
+    return tuple(c for c in spec.by_child_id if c not in UNWRITTEN.get(spec.name, ()))
 
 
 def generate(
@@ -79,7 +88,8 @@ def generate(
     out = Path(out_dir)
     parts = england(children, seed, as_of=as_of, by_region=by_region, progress=progress)
     feeds = GENERATED if identity == by_source.DIRECTORY else tuple(s for s in GENERATED if s.name != "children")
-    header = {s.name: s.by_child_id if identity == by_source.DIRECTORY else s.by_record for s in feeds}
+    header = {s.name: tuple(c for c in (s.by_child_id if identity == by_source.DIRECTORY else s.by_record)
+                            if c not in UNWRITTEN.get(s.name, ())) for s in feeds}
     counts: dict[str, int] = {spec.name: 0 for spec in feeds}
     digests = {spec.name: hashlib.sha256() for spec in feeds}
     out.mkdir(parents=True, exist_ok=True)

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import queue
-import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from neo4j import Driver
-from pydantic import ValidationError
 
 from graph import alerts, ingest, shielding
 from graph.identity import models as identity_models
@@ -25,32 +21,11 @@ from graph.identity import run as identity_run
 from graph.identity import store as identity_store
 from graph.instants import uk_today
 from loaders.feeds import FEEDS, FEEDS_BY_NAME, ChildRef, FeedSpec
+from loaders.feedrows import (KEYS, MAX_FIELD_CHARS, FeedError, Rejects, count_lines, raw_text, read_rows,
+                              validate_row)
 
-# One CSV field may be at most this long; longer ones are rejected, not loaded.
-MAX_FIELD_CHARS = 10_000
-csv.field_size_limit(1_000_000)
-
-# A field holding bytes that are not UTF-8 decodes to these lone surrogates.
-_UNDECODABLE = re.compile("[\udc80-\udcff]")
-
-# Columns that identify a row: a second row with the same key in one file is rejected.
-KEYS: dict[str, tuple[str, ...]] = {
-    "authorities": ("code",),
-    "agencies": ("agency_id",),
-    "practitioners": ("practitioner_id",),
-    "children": ("child_id",),
-    "sources": ("source_id",),
-    "person_records": ("source_id", "local_id"),
-    "addresses": ("address_id",),
-    "residences": ("child_id", "address_id", "since"),
-    "carers": ("carer_id", "child_id", "since"),
-    "school_enrolments": ("child_id", "agency_id", "since"),
-    "gp_registrations": ("child_id", "agency_id", "since"),
-    "involvements": ("practitioner_id", "child_id", "service", "since"),
-    "plans": ("child_id", "la_code", "kind", "since"),
-    "attendances": ("child_id", "agency_id", "at"),
-    "shielding": ("child_id", "decided_on"),
-}
+__all__ = ["KEYS", "MAX_FIELD_CHARS", "FeedError", "FeedResult", "LoadReport", "Rejects", "load_dir", "load_feed",
+           "load_rows", "match_into", "raw_text", "read_rows", "validate_row"]
 
 # The feeds that name a child: by child_id, or by the record a source sent (source_id, local_id), which the
 # loader resolves to the child that record identifies before the upsert (one look-up per batch).
@@ -60,9 +35,6 @@ MATCH_AFTER = "person_records"  # matching runs once this feed is loaded, before
 Progress = Callable[[str, int, int], None]
 Matcher = Callable[[], Any]
 
-
-class FeedError(Exception):
-    """A whole feed file cannot be read (its header is wrong); no row of it is loaded."""
 
 
 @dataclass
@@ -109,137 +81,6 @@ class LoadReport:
     def kept(self) -> int:
         return sum(r.kept for r in self.results)
 
-
-@dataclass
-class _Rejects:
-    """The rejects file, written as rows are rejected."""
-
-    path: Path
-    _writer: Any = None
-    _file: Any = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __enter__(self) -> _Rejects:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("w", newline="", encoding="utf-8", errors="backslashreplace")
-        self._writer = csv.writer(self._file)
-        self._writer.writerow(["file", "line", "reason", "row"])
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._file.close()
-
-    def add(self, filename: str, line: int, reason: str, raw: str) -> None:
-        with self._lock:
-            self._writer.writerow([filename, line, reason, raw])
-
-
-def _raw(fields: list[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow(fields)
-    return out.getvalue().rstrip("\r\n")
-
-
-def _reason(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in err["loc"]) or "row"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
-
-
-def _count_lines(path: Path) -> int:
-    count = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            count += chunk.count(b"\n")
-    return max(count - 1, 0)
-
-
-def _header(spec: FeedSpec, path: Path, header: list[str]) -> list[str]:
-    names = [h.strip() for h in header]
-    unknown = [n for n in names if n not in spec.columns]
-    missing = [n for n in spec.required if n not in names]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    problems = []
-    if unknown:
-        problems.append(f"unknown columns {', '.join(unknown)}")
-    if missing:
-        problems.append(f"missing required columns {', '.join(missing)}")
-    if duplicated:
-        problems.append(f"repeated columns {', '.join(duplicated)}")
-    if problems:
-        raise FeedError(f"{path.name} line 1: {'; '.join(problems)} (expected: {', '.join(spec.columns)})")
-    return names
-
-
-def read_rows(spec: FeedSpec, path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None, list[str]]]:
-    """Yield (line, validated row or None, reject reason or None, raw fields) for each record.
-
-    Raises:
-        FeedError: the file is empty or its header names wrong columns.
-    """
-    keys = KEYS[spec.name]
-    seen: dict[tuple[Any, ...], int] = {}
-    with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
-        reader = csv.reader(handle, strict=True)
-        try:
-            header = _header(spec, path, next(reader))
-        except StopIteration:
-            raise FeedError(f"{path.name}: the file is empty (a header row is required)") from None
-        except csv.Error as exc:
-            raise FeedError(f"{path.name} line 1: unreadable header ({exc})") from None
-        width = len(header)
-        last_line = reader.line_num
-        while True:
-            line = last_line + 1
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                last_line = reader.line_num
-                yield line, None, f"malformed CSV ({exc})", []
-                continue
-            last_line = reader.line_num
-            if not fields or fields == [""]:
-                continue
-            if len(fields) != width:
-                yield line, None, f"expected {width} fields, found {len(fields)}", fields
-                continue
-            joined = "\x1f".join(fields)
-            if _UNDECODABLE.search(joined):
-                bad = next(name for name, value in zip(header, fields) if _UNDECODABLE.search(value))
-                yield line, None, f"{bad}: not valid UTF-8", fields
-                continue
-            if len(joined) > MAX_FIELD_CHARS and max(map(len, fields)) > MAX_FIELD_CHARS:
-                long = next(name for name, value in zip(header, fields) if len(value) > MAX_FIELD_CHARS)
-                yield line, None, f"{long}: longer than {MAX_FIELD_CHARS} characters", fields
-                continue
-            try:  # blank cells are left out, so optional columns take their defaults
-                model = spec.model.model_validate({k: v for k, v in zip(header, fields) if v and not v.isspace()})
-            except ValidationError as exc:
-                yield line, None, _reason(exc), fields
-                continue
-            row = model.model_dump()
-            key = tuple(_key_part(row, k) for k in keys)
-            first = seen.get(key)
-            if first is not None:
-                yield line, None, f"duplicate {'/'.join(keys)} (first at line {first})", fields
-                continue
-            seen[key] = line
-            row["line"] = line
-            if spec.name == "children":  # no former names: no property (as the bulk importer writes it)
-                row["former_names"] = list(row["former_names"]) or None
-                row["former_names_text"] = " ".join(row["former_names"] or ()) or None
-            yield line, row, None, fields
-
-
-def _key_part(row: dict[str, Any], column: str) -> Any:
-    """A key column's value; a child named by its record counts as that record (source_id|local_id)."""
-    if column == "child_id" and row.get("child_id") is None and "local_id" in row:
-        return identity_rows.record_key(row["source_id"], row["local_id"])
-    return row[column]
 
 
 def resolve_children(session: Any, rows: list[dict[str, Any]]) -> dict[int, str]:
@@ -322,13 +163,16 @@ class _Writer(threading.Thread):
                     self.failure = exc
 
 
+Rows = Iterable[tuple[int, dict[str, Any] | None, str | None, list[str]]]
+
+
 def load_feed(
     driver: Driver,
     spec: FeedSpec,
     path: Path,
     *,
     database: str,
-    rejects: _Rejects,
+    rejects: Rejects,
     batch_size: int = 5000,
     progress: Progress | None = None,
     as_of: date | None = None,
@@ -338,13 +182,33 @@ def load_feed(
     Attendances raise their emergency_attendance alerts as they are written, over the year up to `as_of`
     (default today), as a scan as of that day would.
     """
-    result = FeedResult(spec.name)
+    return load_rows(driver, spec, read_rows(spec, path), filename=path.name, total=count_lines(path),
+                     database=database, rejects=rejects, batch_size=batch_size, progress=progress, as_of=as_of)
+
+
+def load_rows(
+    driver: Driver,
+    spec: FeedSpec,
+    rows: Rows,
+    *,
+    filename: str,
+    total: int,
+    database: str,
+    rejects: Rejects,
+    batch_size: int = 5000,
+    progress: Progress | None = None,
+    as_of: date | None = None,
+    label: str | None = None,
+) -> FeedResult:
+    """Upsert rows of one feed in batches: (line, validated row or None, reject reason, raw fields) each, as
+    `read_rows` yields them or as another reader (the SSD import) builds them; rejects name `filename`.
+    Progress and the result are reported under `label` (default the feed's name)."""
+    result = FeedResult(label or spec.name)
     counting = threading.Lock()
     started = time.perf_counter()
-    total = _count_lines(path)
 
     def reject(line: int, reason: str, fields: list[str]) -> None:
-        rejects.add(path.name, line, reason, _raw(fields))
+        rejects.add(filename, line, reason, raw_text(fields))
         with counting:
             result.rejected += 1
 
@@ -352,12 +216,12 @@ def load_feed(
         for line, reason in sorted(reasons.items()):
             reject(line, reason, raws[line])
 
-    writer = _Writer(driver, database, spec.name, path.name, on_rejects, as_of or uk_today())
+    writer = _Writer(driver, database, spec.name, filename, on_rejects, as_of or uk_today())
     writer.start()
     batch: list[dict[str, Any]] = []
     raws: dict[int, list[str]] = {}
     try:
-        for line, row, reason, fields in read_rows(spec, path):
+        for line, row, reason, fields in rows:
             result.read += 1
             if row is None:
                 reject(line, reason or "invalid", fields)
@@ -370,7 +234,7 @@ def load_feed(
                     writer.batches.put((batch, raws))
                     batch, raws = [], {}
             if progress is not None and result.read % 1000 == 0:
-                progress(spec.name, result.read, total)
+                progress(result.feed, result.read, total)
         if batch and writer.failure is None:
             writer.batches.put((batch, raws))
     finally:
@@ -381,7 +245,7 @@ def load_feed(
     result.loaded, result.kept, result.alerts = writer.written, writer.kept, writer.alerts
     result.seconds = time.perf_counter() - started
     if progress is not None:
-        progress(spec.name, result.read, max(total, result.read))
+        progress(result.feed, result.read, max(total, result.read))
     return result
 
 
@@ -414,11 +278,11 @@ def load_dir(
     report = LoadReport(rejects_path=rejects_path or directory / "rejects.csv")
     report.missing = [s.filename for s in specs if s not in present]
     matched = False
-    with _Rejects(report.rejects_path) as rejects:
+    with Rejects(report.rejects_path) as rejects:
         for spec in present:
             if not matched and FEEDS.index(spec) > FEEDS.index(FEEDS_BY_NAME[MATCH_AFTER]):
                 matched = True
-                _match(driver, database, report, matcher)
+                match_into(driver, database, report, matcher)
             try:
                 result = load_feed(
                     driver, spec, directory / spec.filename,
@@ -429,11 +293,11 @@ def load_dir(
                 rejects.add(spec.filename, 1, f"file refused, no row loaded: {exc}", "")
             report.results.append(result)
         if not matched:
-            _match(driver, database, report, matcher)
+            match_into(driver, database, report, matcher)
     return report
 
 
-def _match(driver: Driver, database: str, report: LoadReport, matcher: Matcher | None) -> None:
+def match_into(driver: Driver, database: str, report: LoadReport, matcher: Matcher | None) -> None:
     """Match the pending person records, if there are any; the outcome goes into the report."""
     if identity_run.pending_count(driver, database=database) == 0:
         return

@@ -43,3 +43,14 @@ def test_generate_writes_feeds_and_a_manifest(tmp_path: Path) -> None:
     done = _run("generate", "--out", str(tmp_path), "--children", "200", "--seed", "3")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "manifest.json").is_file() and (tmp_path / "children.csv").is_file()
+
+
+def test_import_ssd_names_the_missing_person_table(tmp_path: Path) -> None:
+    (tmp_path / "ssd_cp_plans.csv").write_text("cppl_cp_plan_id\n1\n", encoding="utf-8")
+    line = _one_error_line(_run("import", "ssd", str(tmp_path), "--la", "E08000035"))
+    assert "no ssd_person.csv" in line and "ssd_cp_plans" in line
+
+
+def test_generate_ssd_says_the_folder_is_not_an_england(tmp_path: Path) -> None:
+    line = _one_error_line(_run("generate-ssd", str(tmp_path), "--la", "E08000035"))
+    assert "not a synthetic England's feeds" in line

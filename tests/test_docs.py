@@ -37,8 +37,9 @@ def _links(page: Path) -> list[str]:
 
 
 def _slug(heading: str) -> str:
-    """A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces to hyphens."""
-    text = re.sub(r"[`*]", "", heading.strip().lower())  # GitHub keeps underscores (`ed_clinician`)
+    """A heading's anchor as GitHub makes it: lower case, punctuation but hyphens and underscores dropped, spaces
+    to hyphens."""
+    text = re.sub(r"[`*]", "", heading.strip().lower())
     return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
 
 

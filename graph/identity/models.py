@@ -52,7 +52,7 @@ def train(driver: Driver, *, database: str, threads: int = 2, memory_limit: str 
     """Train a model on every record in the graph (the loaded population) and store it as the one in use.
 
     Raises:
-        MatchError: fewer than MIN_TRAINING_RECORDS records.
+        MatchError: fewer than MIN_TRAINING_RECORDS records, or none that could be one child (nothing to learn).
     """
     with driver.session(database=database) as session:
         records = session.execute_read(store.all_records)
@@ -63,8 +63,14 @@ def train(driver: Driver, *, database: str, threads: int = 2, memory_limit: str 
     if progress:
         progress(f"training the matching model on {len(records):,} records")
     prepared = prepare(records.drop(columns=["child_id"]))
-    model = matching_model.train(prepared.records, con=matching_model.connect(threads=threads,
-                                                                            memory_limit=memory_limit))
+    try:
+        model = matching_model.train(prepared.records, con=matching_model.connect(threads=threads,
+                                                                                memory_limit=memory_limit))
+    except ValueError as exc:  # Splink's EM finds no pair that could be one child (a single source, say)
+        raise MatchError(f"no matching model yet, and one cannot be trained on these {len(records):,} records "
+                         f"({exc}): no two of them look like the same child (one source alone). Load another "
+                         "source's records first, or store a model trained elsewhere with "
+                         "`contactpoint match model --import FILE`") from None
     with driver.session(database=database) as session:
         session.execute_write(store_model, model=model)
     return model
