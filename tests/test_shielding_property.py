@@ -557,8 +557,9 @@ def client(neo4j_settings: GraphSettings) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def tokens(client: Any, driver: Driver, neo4j_settings: GraphSettings) -> dict[str, dict[str, str]]:
-    """A bearer header per demo user, signed in on an emptied database (so no code of this step is spent)."""
+def tokens(client: Any, driver: Driver, neo4j_settings: GraphSettings) -> Iterator[dict[str, dict[str, str]]]:
+    """A bearer header per demo user, signed in on an emptied database (so no code of this step is spent); the
+    demo users lose the agencies given here afterwards, as the tokens of the later test files say."""
     from graph.credentials import totp_code
 
     db = neo4j_settings.database
@@ -571,7 +572,9 @@ def tokens(client: Any, driver: Driver, neo4j_settings: GraphSettings) -> dict[s
                                                     "otp": totp_code(user.totp_secret, datetime.now(timezone.utc))})
         assert response.status_code == 200, response.text
         headers[user.username] = {"Authorization": f"Bearer {response.json()['access_token']}"}
-    return headers
+    yield headers
+    driver.execute_query("UNWIND keys($workers) AS username MATCH (u:User {username: username}) "
+                         "SET u.agency_id = null", workers=WORKERS, database_=db)
 
 
 @pytest.fixture(scope="module")
