@@ -16,6 +16,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -266,15 +267,21 @@ def verify(
         mode = "incremental" if mark is not None else "full"
 
         def events() -> Iterator[dict[str, Any]]:
-            after = start - 1
-            while after < head_seq:
-                rows = session.execute_read(_stream, after=after, upto=head_seq, batch=batch)
-                if not rows:
-                    return
-                yield from rows
-                after = rows[-1]["seq"]
-                if progress is not None:
-                    progress(after, head_seq)
+            # The next batch is read (on one worker thread, the session's only user meanwhile) while this
+            # one is hashed: the database's work and Python's overlap.
+            with ThreadPoolExecutor(1, thread_name_prefix="audit-verify-read") as reader:
+                after = start - 1
+                ahead = reader.submit(session.execute_read, _stream, after=after, upto=head_seq, batch=batch)
+                while after < head_seq:
+                    rows = ahead.result()
+                    if not rows:
+                        return
+                    after = rows[-1]["seq"]
+                    if after < head_seq:
+                        ahead = reader.submit(session.execute_read, _stream, after=after, upto=head_seq, batch=batch)
+                    yield from rows
+                    if progress is not None:
+                        progress(after, head_seq)
 
         rechecked, problem = 0, _stale(mark, head_seq)
         if problem is None and mark is not None:
@@ -283,7 +290,11 @@ def verify(
             rechecked, problem = len(redacted_since), _recheck(redacted_since, head_seq)
         verified, last_hash = 0, prev_hash
         if problem is None:
-            verified, last_hash, problem = _walk(events(), head_seq, start=start, prev_hash=prev_hash)
+            stream = events()
+            try:
+                verified, last_hash, problem = _walk(stream, head_seq, start=start, prev_hash=prev_hash)
+            finally:
+                stream.close()  # a read still ahead ends before the session is used again
         redacted, incomplete, unaccounted = session.execute_read(_redactions)
         if problem is None and verified != head_seq - start + 1:
             problem = _Problem("truncated", start + verified, f"the head is at seq {head_seq} but the last event "
