@@ -66,6 +66,7 @@ ROLES = ("practitioner",) * 8 + ("safeguarding_lead",) * 2
 # action, share of events, children it names (min, max)
 ACTIONS = (("card", 0.55, 1, 1), ("accesses", 0.08, 1, 1), ("moves", 0.07, 1, 1), ("network", 0.08, 2, 7),
            ("search", 0.14, 0, 8), ("sign_in", 0.08, 0, 0))
+ALL_CHILDREN = "MATCH (c:Child) RETURN c.id AS id"
 CHILDREN_OF = "MATCH (c:Child)-[:HELD_BY]->(:LocalAuthority {code: $la}) WHERE NOT c.shielded RETURN c.id AS id"
 MOST_ACCESSED = """
 MATCH (a:AuditAccess) WITH a.child_id AS child, count(*) AS n ORDER BY n DESC LIMIT $n RETURN child, n
@@ -169,7 +170,8 @@ def build(settings: GraphSettings, args: argparse.Namespace) -> dict[str, Any]:
         with driver.session(database=settings.database) as session:
             session.execute_write(lambda tx: users.ensure_demo_users(tx))
     return {"generate_trail": trail, "import_seconds": round(imported.seconds, 1),
-            "import_peak_rss_bytes": imported.peak_rss_bytes, "schema_and_indexes_seconds": round(time.monotonic() - t, 1)}
+            "import_peak_rss_bytes": imported.peak_rss_bytes,
+            "schema_and_indexes_seconds": round(time.monotonic() - t, 1)}
 
 
 def accesses(driver: Driver, database: str, ids: list[str]) -> list[float]:
@@ -260,8 +262,8 @@ def main() -> None:
                              dist=get_settings().dist_root, bolt_port=args.port, heap=args.heap,
                              pagecache=args.pagecache)
     before = machine()
-    result: dict[str, Any] = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine_before": before,
-                              "neo4j": {"heap": args.heap, "pagecache": args.pagecache}}
+    result: dict[str, Any] = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                              "machine_before": before, "neo4j": {"heap": args.heap, "pagecache": args.pagecache}}
     if not args.reuse:
         result["build"] = build(settings, args)
     local.start(settings, timeout=900)
@@ -269,15 +271,15 @@ def main() -> None:
         db = settings.database
         status = schema.status(driver, database=db)
         result["nodes"] = {k: status.nodes.get(k) for k in ("AuditEvent", "AuditAccess", "Child")}
-        all_children = [r["id"] for r in driver.execute_query("MATCH (c:Child) RETURN c.id AS id", database_=db).records]
+        all_children = [r["id"] for r in driver.execute_query(ALL_CHILDREN, database_=db).records]
         rng = random.Random(args.seed)
         sample = rng.sample(all_children, min(args.samples, len(all_children)))
         hot = [r["child"] for r in driver.execute_query(MOST_ACCESSED, n=100, database_=db).records]
         cold = accesses(driver, db, sample)
-        result["last_accesses"] = {"random_cold": percentiles(cold), "random_warm": percentiles(accesses(driver, db, sample)),
-                                   "most_accessed_100": percentiles(accesses(driver, db, hot * 3)),
-                                   "most_accessed_entries": driver.execute_query(MOST_ACCESSED, n=1, database_=db
-                                                                                 ).records[0]["n"]}
+        result["last_accesses"] = {
+            "random_cold": percentiles(cold), "random_warm": percentiles(accesses(driver, db, sample)),
+            "most_accessed_100": percentiles(accesses(driver, db, hot * 3)),
+            "most_accessed_entries": driver.execute_query(MOST_ACCESSED, n=1, database_=db).records[0]["n"]}
         print("last accesses", result["last_accesses"], flush=True)
         birmingham = [r["id"] for r in driver.execute_query(CHILDREN_OF, la=BIRMINGHAM, database_=db).records]
         rng.shuffle(birmingham)

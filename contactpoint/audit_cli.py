@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from contactpoint.common import console, database, err, operator
 from graph import audit
+from graph.audit import redaction, runs
 from graph.config import get_settings
 
 audit_app = typer.Typer(help="The audit trail: who looked at which child, when and why.", no_args_is_help=True)
@@ -36,7 +37,7 @@ def verify(
     ) as bar:
         task = bar.add_task("verify", total=None)
         try:
-            result = audit.runs.run(
+            result = runs.run(
                 driver, database=settings.database, full=not incremental, by=operator().user_id, batch=batch,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
@@ -65,7 +66,7 @@ def redact(
 ) -> None:
     """Remove a child's identifying details from every event naming it; the chain still verifies."""
     try:
-        audit.redaction.check_request(child_id=child_id, reason=reason, authority=authority)
+        redaction.check_request(child_id=child_id, reason=reason, authority=authority)
     except ValueError as exc:
         err.print(f"[bold red]refused:[/] {exc}", highlight=False)
         raise typer.Exit(code=2) from None

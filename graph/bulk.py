@@ -164,9 +164,10 @@ def import_store(
 ) -> ImportResult:
     """Import the files of GROUPS in csv_dir as the home's database, replacing it only once the import succeeded.
 
-    The DBMS must be stopped. `extra` adds groups of other files (a benchmark's audit trail, say). The importer aborts on the first bad entry (a duplicate id, a relationship to a
+    The DBMS must be stopped. The importer aborts on the first bad entry (a duplicate id, a relationship to a
     missing node, a value that does not parse): nothing is skipped silently. ``rows`` (per file, if known)
-    turns the importer's counts into percentages.
+    turns the importer's counts into percentages. ``extra`` adds groups of other files (a benchmark's audit
+    trail, say).
 
     Raises:
         BulkImportError: the target is not importable (see check_target), a file is missing, or the importer

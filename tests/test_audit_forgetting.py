@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -235,7 +236,7 @@ def test_a_forged_redaction_citing_a_real_run_is_found_by_the_runs_count(
     seq = redacted["other"][0]
     event = _event(empty_db, db, seq)
     _run(empty_db, db, EDIT, seq=seq, props={
-        **redaction_form(event, KEPT), "redaction_reason": "destroyed", "redaction_seq": redacted["run"][0]})
+        **form.redacted(event, KEPT), "redaction_reason": "destroyed", "redaction_seq": redacted["run"][0]})
     _run(empty_db, db, "MATCH (e:AuditEvent {seq: $seq}) REMOVE e.purpose, e.detail_json, e.context_salt", seq=seq)
     _run(empty_db, db, "MATCH (a:AuditAccess {seq: $seq}) DELETE a", seq=seq)
     result = _verify(empty_db, db)
@@ -246,16 +247,12 @@ def test_a_forged_redaction_citing_a_real_run_is_found_by_the_runs_count(
 def test_a_redaction_citing_no_run_is_found(trail: dict[str, list[int]], empty_db: Driver, db: str) -> None:
     seq = trail["other"][0]
     event = _event(empty_db, db, seq)
-    _run(empty_db, db, EDIT, seq=seq, props={**redaction_form(event, KEPT), "redaction_reason": "destroyed",
+    _run(empty_db, db, EDIT, seq=seq, props={**form.redacted(event, KEPT), "redaction_reason": "destroyed",
                                              "redaction_seq": trail["none"][0]})
     _run(empty_db, db, "MATCH (e:AuditEvent {seq: $seq}) REMOVE e.purpose, e.detail_json, e.context_salt", seq=seq)
     _run(empty_db, db, "MATCH (a:AuditAccess {seq: $seq}) DELETE a", seq=seq)
     result = _verify(empty_db, db)
     assert (result.ok, result.kind, result.seq) == (False, "redaction", seq)
-
-
-def redaction_form(event: dict[str, Any], child_id: str) -> dict[str, Any]:
-    return form.redacted(event, child_id)
 
 
 # -- batches, interruptions, concurrency --------------------------------------------------------------------
@@ -316,19 +313,12 @@ def _store_scheme_1(driver: Driver, db: str, rows: list[dict[str, Any]]) -> str:
         fields = {"id": f"old-{seq}", "seq": seq, "at": "2025-01-02T03:04:05.000001+00:00", "user_id": "u-old",
                   "role": "practitioner", "la_code": "E09000001", "agency_id": None, "outcome": "ok",
                   "request_id": f"req-old-{seq}", "flagged": False, "detail_json": "{}", "purpose": "triage", **row}
-        digest = form.chain_hash(prev, {**fields, "at": _datetime(fields["at"])})
-        _run(driver, db, "CREATE (e:AuditEvent) SET e = $props, e.at = datetime($at)",
-             props={k: v for k, v in {**fields, "prev_hash": prev, "hash": digest}.items() if k != "at" and v is not None},
-             at=fields["at"])
+        digest = form.chain_hash(prev, {**fields, "at": datetime.fromisoformat(fields["at"])})
+        stored = {k: v for k, v in {**fields, "prev_hash": prev, "hash": digest}.items() if k != "at" and v is not None}
+        _run(driver, db, "CREATE (e:AuditEvent) SET e = $props, e.at = datetime($at)", props=stored, at=fields["at"])
         prev = digest
     _run(driver, db, "MERGE (h:AuditHead {id: 'head'}) SET h.seq = $seq, h.hash = $hash", seq=len(rows), hash=prev)
     return prev
-
-
-def _datetime(text: str) -> Any:
-    from datetime import datetime
-
-    return datetime.fromisoformat(text)
 
 
 OLD_ROWS = [

@@ -44,7 +44,8 @@ def audited_read(
     The outcome defaults to "ok" when `children_of` names children and "not_found" when it names
     none; `outcome_of` overrides it. A read that raises is recorded with outcome "error".
     `request_id` is the server's id for the request, `client_request_id` the client's own (both
-    recorded; see `event_fields`), `about` the children the look concerns without showing them. `audited_read_async` is the same choke point on an event loop.
+    recorded; see `event_fields`), `about` the children the look concerns without showing them.
+    `audited_read_async` is the same choke point on an event loop.
 
     Raises:
         Whatever the read, the callables or the audit write raise; the data is then never returned.
