@@ -188,7 +188,7 @@ def through_api(settings: GraphSettings, args: argparse.Namespace, birmingham: l
     api = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port",
                             str(args.api_port), "--no-access-log", "--log-level", "warning"], cwd=PROJECT_ROOT, env=env)
     try:
-        client = httpx.Client(base_url=url, timeout=30)
+        client = httpx.Client(base_url=url, timeout=120)
         for _ in range(200):
             try:
                 if client.get("/ready").status_code == 200:
@@ -255,6 +255,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--day-events", type=int, default=DAY)
     parser.add_argument("--reuse", action="store_true", help="measure the store already built in --home")
+    parser.add_argument("--skip-api", action="store_true", help="leave out the measurements through the API")
+    parser.add_argument("--only-accesses", action="store_true",
+                        help="measure a child's last accesses only (no verification, no day appended)")
     parser.add_argument("--drop", action="store_true", help="delete the home at the end")
     args = parser.parse_args()
 
@@ -264,9 +267,36 @@ def main() -> None:
     before = machine()
     result: dict[str, Any] = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                               "machine_before": before, "neo4j": {"heap": args.heap, "pagecache": args.pagecache}}
-    if not args.reuse:
-        result["build"] = build(settings, args)
-    local.start(settings, timeout=900)
+    label = args.label or (f"{args.events // 1_000_000}m" if args.events >= 1_000_000 else str(args.events))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"audit-{label}.json"
+    result["command"] = " ".join(["bench/audit_bench.py", *sys.argv[1:]])
+
+    def save(step: str) -> None:
+        """Write what is measured so far (a later step that fails leaves the earlier figures), and say so."""
+        result["completed"] = [*result.get("completed", []), step]
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        print(step, json.dumps(result.get(step)), flush=True)
+
+    try:
+        if not args.reuse:
+            result["build"] = build(settings, args)
+            save("build")
+        local.start(settings, timeout=900)
+        measure(settings, args, result, save)
+        store, logs = bulk.store_dirs(settings)
+        result["store_bytes"], result["transaction_log_bytes"] = bulk.folder_bytes(store), bulk.folder_bytes(logs)
+    finally:
+        result["machine_after"] = machine()
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        local.stop(settings)
+    if args.drop:
+        shutil.rmtree(settings.home, ignore_errors=True)
+    print(f"-> {path}")
+
+
+def measure(settings: GraphSettings, args: argparse.Namespace, result: dict[str, Any], save: Any) -> None:
+    """The measurements on the running DBMS, each saved as it ends."""
     with connect(settings) as driver:
         db = settings.database
         status = schema.status(driver, database=db)
@@ -280,29 +310,20 @@ def main() -> None:
             "random_cold": percentiles(cold), "random_warm": percentiles(accesses(driver, db, sample)),
             "most_accessed_100": percentiles(accesses(driver, db, hot * 3)),
             "most_accessed_entries": driver.execute_query(MOST_ACCESSED, n=1, database_=db).records[0]["n"]}
-        print("last accesses", result["last_accesses"], flush=True)
-        birmingham = [r["id"] for r in driver.execute_query(CHILDREN_OF, la=BIRMINGHAM, database_=db).records]
-        rng.shuffle(birmingham)
-        result["api"] = through_api(settings, args, birmingham)
-        print("api", result["api"], flush=True)
+        save("last_accesses")
+        if args.only_accesses:
+            return
+        if not args.skip_api:
+            birmingham = [r["id"] for r in driver.execute_query(CHILDREN_OF, la=BIRMINGHAM, database_=db).records]
+            rng.shuffle(birmingham)
+            result["api"] = through_api(settings, args, birmingham)
+            save("api")
         result["verify_full"] = verification(driver, db, incremental=False)
-        print("full verification", result["verify_full"], flush=True)
+        save("verify_full")
         result["append_day"] = append_day(driver, db, args.day_events, all_children)
-        print("a day appended", result["append_day"], flush=True)
+        save("append_day")
         result["verify_incremental"] = verification(driver, db, incremental=True)
-        print("incremental verification", result["verify_incremental"], flush=True)
-    store, logs = bulk.store_dirs(settings)
-    result["store_bytes"], result["transaction_log_bytes"] = bulk.folder_bytes(store), bulk.folder_bytes(logs)
-    result["machine_after"] = machine()
-    result["command"] = " ".join(["bench/audit_bench.py", *sys.argv[1:]])
-    local.stop(settings)
-    if args.drop:
-        shutil.rmtree(settings.home, ignore_errors=True)
-    label = args.label or (f"{args.events // 1_000_000}m" if args.events >= 1_000_000 else str(args.events))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"audit-{label}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"-> {path}")
+        save("verify_incremental")
 
 
 if __name__ == "__main__":
