@@ -18,6 +18,11 @@ shared). Usage:
 
     .venv/bin/python bench/audit_bench.py --events 10000000 --children 100000 --home .neo4j/audit-10m --port 7841
     .venv/bin/python bench/audit_bench.py --reuse --home .neo4j/audit-10m --port 7841   # measure again
+    .venv/bin/python bench/audit_bench.py --reuse --only-accesses --label 10m-accesses \\
+        --home .neo4j/audit-10m --port 7841
+
+--skip-api leaves out the API's measurements. Each step is saved to the result file as it ends (`completed`
+lists them), so a step that fails keeps the figures before it.
 
 The DBMS is stopped at the end; --drop deletes its home (the store takes several GB).
 """

@@ -517,7 +517,8 @@ def _trail(h: Household) -> list[Ask]:
     for viewer in VIEWERS:
         if _role(viewer) == "auditor":
             asks += [Ask(viewer, "GET /audit", "/audit", {"child_id": m.child_id}) for m in h.members]
-            asks += [Ask(viewer, "GET /audit", "/audit", {"limit": 500}), Ask(viewer, "GET /audit/verify", "/audit/verify"),
+            asks += [Ask(viewer, "GET /audit", "/audit", {"limit": 500}),
+                     Ask(viewer, "GET /audit/verify", "/audit/verify"),
                      Ask(viewer, "POST /audit/verify", "/audit/verify", {"full": "true"})]
     return asks
 
