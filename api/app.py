@@ -1,8 +1,8 @@
 """The FastAPI application: its drivers, request ids, security headers, error mapping.
 
 Two drivers per process, both opened and closed by the lifespan: the async one serves the hot read
-routes on the event loop (no thread hand-over a request), the sync one everything else and the
-audit writer's thread.
+routes on the event loop (no thread hand-over a request), the sync one everything else, the
+audit writer's thread and the audit verifier's (graph.audit.runs).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from api.routes import flags as flag_routes
 from api.routes import involvements as involvement_routes
 from api.routes import identity as identity_routes
 from api.routes import users as user_routes
-from graph.audit import AuditWriter
+from graph.audit import AuditWriter, Verifier
 from graph.config import GraphSettings, get_settings
 from graph.db import connect, connect_async, ping
 from graph.misuse import Watch
@@ -136,10 +136,12 @@ def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSet
                       minutes=api_settings.misuse_minutes)
         app.state.audit = AuditWriter(app.state.driver, database=graph_settings.database, confirm_users=True,
                                       after_commit=watch)
+        app.state.verifier = Verifier(app.state.driver, database=graph_settings.database)
         app.state.async_driver = connect_async(graph_settings)
         try:
             yield
         finally:
+            app.state.verifier.close()
             app.state.audit.close()
             await app.state.async_driver.close()
             app.state.driver.close()

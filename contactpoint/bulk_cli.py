@@ -227,7 +227,8 @@ def _apply_schema(driver: Any, settings: GraphSettings, progress: Reporter) -> N
             failure.append(exc)
 
     # Out of every index there will be: those there now, and one per schema statement (a fresh import has none).
-    expected = len(schema.indexes(driver, database=settings.database)) + sum(map(len, schema.MIGRATIONS.values()))
+    expected = len(schema.indexes(driver, database=settings.database)) + sum(
+        isinstance(step, str) for steps in schema.MIGRATIONS.values() for step in steps)
     worker = threading.Thread(target=apply, name="schema", daemon=True)
     worker.start()
     while worker.is_alive():

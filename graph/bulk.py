@@ -171,12 +171,14 @@ def import_store(
     max_off_heap: str = "4g",
     rows: dict[str, int] | None = None,
     progress: Progress | None = None,
+    extra: tuple[Group, ...] = (),
 ) -> ImportResult:
     """Import the files of GROUPS in csv_dir as the home's database, replacing it only once the import succeeded.
 
     The DBMS must be stopped. The importer aborts on the first bad entry (a duplicate id, a relationship to a
     missing node, a value that does not parse): nothing is skipped silently. ``rows`` (per file, if known)
-    turns the importer's counts into percentages.
+    turns the importer's counts into percentages. ``extra`` adds groups of other files (a benchmark's audit
+    trail, say).
 
     Raises:
         BulkImportError: the target is not importable (see check_target), a file is missing, or the importer
@@ -184,7 +186,8 @@ def import_store(
         LocalNeo4jError: Java is missing, or the jars cannot be fetched.
     """
     local.check_prerequisites(need_maven=False)
-    missing = [g.file for g in GROUPS if not (csv_dir / g.file).is_file()]
+    groups = GROUPS + extra
+    missing = [g.file for g in groups if not (csv_dir / g.file).is_file()]
     if missing:
         raise BulkImportError(f"{csv_dir}: missing bulk files {', '.join(missing)}")
     dist = local.ensure_installed(settings)
@@ -200,10 +203,10 @@ def import_store(
         staging.mkdir(parents=True)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         known = rows or {}
-        expected = tuple(sum(known.get(g.file, 0) for g in GROUPS if g.kind == kind)
+        expected = tuple(sum(known.get(g.file, 0) for g in groups if g.kind == kind)
                          for kind in ("nodes", "relationships"))
         result = _run_importer(settings, dist, csv_dir, staging, log_path, threads, heap, max_off_heap, expected,
-                               progress)
+                               progress, groups)
         _swap_in(settings, staging)
         result.store_bytes = sum(folder_bytes(p) for p in store_dirs(settings))
         result.log_path = log_path
@@ -214,8 +217,8 @@ def import_store(
 
 
 def _command(settings: GraphSettings, dist: Path, csv_dir: Path, staging: Path, threads: int | None, heap: str,
-             max_off_heap: str) -> list[str]:
-    options = [f"--{g.kind}={g.name}={csv_dir / g.file}" for g in GROUPS]
+             max_off_heap: str, groups: tuple[Group, ...] = GROUPS) -> list[str]:
+    options = [f"--{g.kind}={g.name}={csv_dir / g.file}" for g in groups]
     return local.admin_command(
         dist, heap, "database", "import", "full", settings.database, *options,
         f"--threads={threads or os.cpu_count() or 1}", f"--max-off-heap-memory={max_off_heap}",
@@ -226,9 +229,9 @@ def _command(settings: GraphSettings, dist: Path, csv_dir: Path, staging: Path, 
 
 def _run_importer(settings: GraphSettings, dist: Path, csv_dir: Path, staging: Path, log_path: Path,
                   threads: int | None, heap: str, max_off_heap: str, expected: tuple[int, int],
-                  progress: Progress | None) -> ImportResult:
+                  progress: Progress | None, groups: tuple[Group, ...] = GROUPS) -> ImportResult:
     """Run the importer on the staging home, relaying its steps; its output goes to the log."""
-    command = _command(settings, dist, csv_dir, staging, threads, heap, max_off_heap)
+    command = _command(settings, dist, csv_dir, staging, threads, heap, max_off_heap, groups)
     env = {**os.environ, "NEO4J_HOME": str(staging), "NEO4J_CONF": str(staging / "conf")}
     began = time.monotonic()
     relay = _Relay(progress, *expected)

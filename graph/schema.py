@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -46,9 +47,18 @@ CALL (a) {{
 }} IN TRANSACTIONS OF 10000 ROWS
 """
 
-# Each migration is a list of statements that are safe to run again (IF NOT EXISTS).
+
+def _rechain_audit(driver: Driver, database: str) -> None:
+    """Migration 8's data step: the audit events stored before it, redactable and indexed (graph.audit.upgrade)."""
+    from graph.audit.upgrade import rechain  # the audit package is not needed to apply the other migrations
+
+    rechain(driver, database=database)
+
+
+# Each migration is a list of steps that are safe to run again (IF NOT EXISTS): Cypher statements, or a
+# function of the driver and the database for a data step Cypher alone cannot do (hashing).
 # Never edit a released migration: add a new one.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
+MIGRATIONS: dict[int, tuple[str | Callable[[Driver, str], None], ...]] = {
     1: (
         "CREATE CONSTRAINT child_id IF NOT EXISTS FOR (n:Child) REQUIRE n.id IS UNIQUE",
         "CREATE CONSTRAINT carer_id IF NOT EXISTS FOR (n:Carer) REQUIRE n.id IS UNIQUE",
@@ -137,6 +147,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX match_model_stored_at IF NOT EXISTS FOR (n:MatchModel) ON (n.stored_at)",
         "CREATE FULLTEXT INDEX child_known_names IF NOT EXISTS FOR (n:Child) ON EACH [n.known_names_text]",
     ),
+    # The audit trail at national volume, and able to forget (graph.audit): a child's accesses by seek on its
+    # index entries (one per event and child, unique), its redactions by seek, and the events stored before
+    # re-chained so that they too can be redacted.
+    8: (
+        "CREATE CONSTRAINT audit_access_child_seq IF NOT EXISTS FOR (n:AuditAccess) REQUIRE (n.child_id, n.seq) "
+        "IS UNIQUE",
+        "CREATE CONSTRAINT audit_mention_child_seq IF NOT EXISTS FOR (n:AuditMention) REQUIRE (n.child_id, n.seq) "
+        "IS UNIQUE",
+        "CREATE CONSTRAINT audit_checkpoint_id IF NOT EXISTS FOR (n:AuditCheckpoint) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT audit_verification_id IF NOT EXISTS FOR (n:AuditVerification) REQUIRE n.id IS UNIQUE",
+        "CREATE INDEX audit_event_redaction_seq IF NOT EXISTS FOR (n:AuditEvent) ON (n.redaction_seq)",
+        _rechain_audit,
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -182,7 +205,11 @@ def apply(driver: Driver, *, database: str, await_seconds: int = 600) -> list[in
             if current is not None and version <= current:
                 continue
             for statement in MIGRATIONS[version]:
-                session.run(statement).consume()
+                if callable(statement):
+                    session.run(AWAIT_INDEXES, seconds=await_seconds).consume()  # a data step reads by index
+                    statement(driver, database)
+                else:
+                    session.run(statement).consume()
             ran.append(version)
         session.run(AWAIT_INDEXES, seconds=await_seconds).consume()
         if ran:

@@ -413,8 +413,13 @@ def test_only_the_holding_team_shields_and_unshields(world: dict[str, str], api_
 
 
 def test_audit_trail_verifies_after_all_that(world: dict[str, str], api_client: Any, demo_tokens: Any) -> None:
-    body = api_client.get("/audit/verify", headers=demo_tokens["auditor.birmingham"]).json()
-    assert body["ok"] is True and body["events"] > 10
+    auditor = demo_tokens["auditor.birmingham"]
+    api_client.app.state.verifier.wait(60)  # a run the route matrix started
+    assert api_client.post("/audit/verify", headers=auditor, params={"full": "true"}).status_code == 202
+    api_client.app.state.verifier.wait(60)
+    body = api_client.get("/audit/verify", headers=auditor).json()
+    api_client.app.state.verifier.wait(60)
+    assert (body["ok"], body["mode"], body["from_seq"]) == (True, "full", 0) and body["events"] > 10
 
 
 def test_audit_search_refuses_offsets_neo4j_cannot_store(world: dict[str, str], api_client: Any,

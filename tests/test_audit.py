@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from contactpoint.audit_cli import audit_app
 from graph import audit
-from graph.audit import AuditRecord
+from graph.audit import AuditRecord, form
 from graph.config import GraphSettings, get_settings
 from graph.db import connect
 from graph.viewer import Role, Viewer
@@ -30,7 +30,7 @@ READ_CHILD = "MATCH (c:Child {id: $id}) RETURN c {.id, .given_name, .family_name
 EVENTS = "MATCH (e:AuditEvent) RETURN e {.seq, .user_id, .role, .la_code, .agency_id, .action, .children, " \
          ".purpose, .request_id, .outcome, .flagged, .detail_json} AS event ORDER BY e.seq"
 EDIT_PURPOSE = "MATCH (e:AuditEvent {seq: $seq}) SET e.purpose = $purpose"
-REHASH = "MATCH (e:AuditEvent {seq: $seq}) SET e.purpose = $purpose, e.hash = $hash"
+REHASH = "MATCH (e:AuditEvent {seq: $seq}) SET e.purpose = $purpose, e.payload_digest = $digest, e.hash = $hash"
 SET_AT = "MATCH (e:AuditEvent {seq: $seq}) SET e.at = $at"
 SHIFT_AT = "MATCH (e:AuditEvent {seq: $seq}) SET e.at = e.at + duration({nanoseconds: 1})"
 DELETE_EVENT = "MATCH (e:AuditEvent {seq: $seq}) DELETE e"
@@ -101,15 +101,22 @@ def test_chain_of_many_events_verifies_across_batches(empty_db: Driver, db: str)
     assert seen == [(100, 250), (200, 250), (250, 250)]
 
 
-def test_hash_is_sha256_of_prev_hash_and_canonical_json(empty_db: Driver, db: str) -> None:
+def test_hash_chains_the_header_and_the_digest_of_the_salted_payload_parts(empty_db: Driver, db: str) -> None:
+    """The scheme written out by hand (docs/audit.md), so a change to the form cannot pass unnoticed."""
     record = _append(empty_db, db, 1)[0]
     at = record.at.astimezone(timezone.utc).isoformat(timespec="microseconds")
     assert at.endswith("+00:00")
-    expected = ('{"action":"view_child","agency_id":"AG-GP","at":"%s","children":["C1"],"detail_json":"{}",'
-                '"flagged":false,"id":"%s","la_code":"E09000001","outcome":"ok","purpose":"assessment",'
-                '"request_id":"req-0","role":"practitioner","seq":1,"user_id":"u-gp"}') % (at, record.id)
-    assert audit.canonical(record.__dict__) == expected
-    assert record.hash == hashlib.sha256((audit.GENESIS + expected).encode()).hexdigest()
+    header = ('{"action":"view_child","agency_id":"AG-GP","at":"%s","client_request_id":null,"flagged":false,'
+              '"id":"%s","la_code":"E09000001","outcome":"ok","request_id":"req-0","role":"practitioner",'
+              '"scheme":2,"seq":1,"user_id":"u-gp"}') % (at, record.id)
+    [child_salt], context_salt = record.child_salts, record.context_salt
+    assert len(child_salt) == len(context_salt) == 32 and child_salt != context_salt
+    sha = lambda text: hashlib.sha256(text.encode()).hexdigest()  # noqa: E731
+    child = sha(f"{child_salt}\x1fchild\x1fC1")
+    context = sha(f'{context_salt}\x1fcontext\x1f{{"detail_json":"{{}}","purpose":"assessment"}}')
+    assert record.payload_digest == sha(f"child:{child}\ncontext:{context}")
+    assert record.hash == sha(f"{audit.GENESIS}\n{header}\n{record.payload_digest}")
+    assert audit.chain_hash(audit.GENESIS, record.__dict__) == record.hash
 
 
 # An event as the chain stored it before events could carry a client's request id: its canonical JSON
@@ -191,8 +198,10 @@ def test_edited_time_is_detected(chain: Driver, db: str, at: str) -> None:
 def test_edit_with_recomputed_hash_breaks_the_next_link(chain: Driver, db: str) -> None:
     with chain.session(database=db) as session:
         [target] = session.execute_read(audit.search, limit=1, skip=12)  # seq 8 of 20, newest first
-    forged = audit.chain_hash(target.prev_hash, {**target.__dict__, "purpose": "curiosity"})
-    _run(chain, db, REHASH, seq=8, purpose="curiosity", hash=forged)
+    edited = {**target.__dict__, "purpose": "curiosity"}
+    edited["payload_digest"] = form.digest_parts(form.all_parts(edited))  # a forger recomputes all of it
+    forged = audit.chain_hash(target.prev_hash, edited)
+    _run(chain, db, REHASH, seq=8, purpose="curiosity", digest=edited["payload_digest"], hash=forged)
     result = audit.verify(chain, database=db)
     assert (result.ok, result.kind, result.seq) == (False, "relinked", 9)
 

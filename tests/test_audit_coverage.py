@@ -37,7 +37,7 @@ AUDITOR = next(u for u in users.DEMO_USERS if u.username == "auditor.birmingham"
 # Test-only statements: the trail's events as stored, and everything in it as text.
 EVENTS_OF_REQUEST = """
 MATCH (e:AuditEvent {request_id: $rid})
-RETURN e {.seq, .user_id, .role, .la_code, .action, .children, .purpose, .request_id, .client_request_id,
+RETURN e {.seq, .user_id, .role, .la_code, .action, .children, .about, .purpose, .request_id, .client_request_id,
           .outcome, .flagged, .detail_json} AS event
 ORDER BY e.seq
 """
@@ -115,9 +115,9 @@ def test_an_auditors_search_leaves_an_event_naming_the_auditor_the_filters_and_t
     [event] = _of_request(driver, db, rid)
     assert (event["action"], event["user_id"], event["role"], event["la_code"], event["outcome"]) == (
         "audit_search", AUDITOR.id, "auditor", BIRMINGHAM, "ok")
-    # The child asked about is in the filters, not in `children`: a lead's access log for the child does not
-    # show that an auditor is looking into who opened the record.
-    assert event["children"] == []
+    # The child asked about is in the filters and `about`, not in `children`: a lead's access log for the child
+    # does not show that an auditor is looking into who opened the record (and redacting the child finds it).
+    assert (event["children"], event["about"]) == ([], [looked_at[0]])
     assert json.loads(event["detail_json"]) == {
         "filters": {"child_id": looked_at[0], "action": "card"}, "limit": 50, "skip": 0, "returned": 1}
 
@@ -143,13 +143,19 @@ def test_reading_the_break_glass_log_is_audited(looked_at: list[str], api_client
 
 def test_verifying_the_chain_is_audited(looked_at: list[str], api_client: Any, demo_tokens: Any,
                                         driver: Driver, db: str) -> None:
+    _audit_get(api_client, demo_tokens, "/audit/verify")  # starts a run in the background
+    api_client.app.state.verifier.wait(60)
     response, rid = _audit_get(api_client, demo_tokens, "/audit/verify")
+    api_client.app.state.verifier.wait(60)
     [event] = _of_request(driver, db, rid)
     assert (event["action"], event["user_id"], event["children"], event["outcome"]) == (
         "audit_verify", AUDITOR.id, [], "ok")
     body, detail = response.json(), json.loads(event["detail_json"])
-    assert {k: detail[k] for k in ("ok", "events", "head_seq")} == {k: body[k] for k in ("ok", "events", "head_seq")}
-    assert set(detail) <= {"ok", "events", "head_seq", "kind", "seq"}  # what it found, never the events themselves
+    assert body["state"] == "idle" and body["ok"] is True
+    assert {k: detail[k] for k in ("state", "ok", "events", "head_seq")} == {
+        k: body[k] for k in ("state", "ok", "events", "head_seq")}
+    # What it answered, never the events themselves.
+    assert set(detail) <= {"mode", "state", "ok", "events", "head_seq", "kind", "seq"}
 
 
 def test_an_auditors_looks_are_in_the_trail_for_the_next_auditor(looked_at: list[str], api_client: Any,

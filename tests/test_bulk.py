@@ -30,7 +30,8 @@ remote_only = pytest.mark.skipif(
     bool(os.environ.get("CP_TEST_NEO4J_URI")), reason="tests run against a remote Neo4j (CP_TEST_NEO4J_URI)"
 )
 # Owned by the API and analytics work, or by the schema itself: not written by either loader.
-_NOT_LOADED = {"SchemaMeta", "User", "AuditEvent", "AuditHead", "Alert"}
+_NOT_LOADED = {"SchemaMeta", "User", "AuditEvent", "AuditHead", "AuditAccess", "AuditMention", "AuditCheckpoint",
+               "AuditVerification", "Alert"}
 _NODES = "MATCH (n) RETURN labels(n) AS labels, properties(n) AS props"
 _RELATIONSHIPS = ("MATCH (a)-[r]->(b) RETURN type(r) AS type, coalesce(a.id, a.code) AS start, "
                   "coalesce(b.id, b.code) AS end, properties(r) AS props")

@@ -37,9 +37,9 @@ def _links(page: Path) -> list[str]:
 
 
 def _slug(heading: str) -> str:
-    """A heading's anchor as GitHub makes it: lower case, punctuation but hyphens and underscores dropped, spaces
-    to hyphens."""
-    text = re.sub(r"[`*]", "", heading.strip().lower())
+    """A heading's anchor as GitHub makes it: lower case, punctuation dropped (an underscore within a word, as in
+    `ed_clinician`, is kept), spaces to hyphens."""
+    text = re.sub(r"[`*]|(?<!\w)_|_(?!\w)", "", heading.strip().lower())
     return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
 
 

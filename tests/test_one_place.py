@@ -1,8 +1,10 @@
 """Each rule has one home: the household rule and the route checks in graph.policy, the roles the dashboard
-shows pages to are the API's, and the password and TOTP policy belongs to neither the API nor the CLI."""
+shows pages to are the API's, the password and TOTP policy belongs to neither the API nor the CLI, and only
+graph.audit writes the audit trail."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import date
@@ -145,3 +147,28 @@ def test_the_api_defines_no_password_or_totp_rule_of_its_own() -> None:
 
     assert not [n for n in vars(api.security) if "password" in n.lower() or "totp" in n.lower()]
     assert credentials.check_password_strength.__module__ == "graph.credentials"
+
+
+# -- the audit trail ---------------------------------------------------------------------------
+
+AUDIT_NODE = re.compile(r"(\w*)\s*\(\s*(\w*)\s*:Audit(?:Event|Head|Access|Mention|Checkpoint|Verification)\b")
+CODE = ("analytics", "api", "contactpoint", "dashboard", "graph", "loaders", "matching")
+
+
+def test_only_the_audit_package_writes_the_trail() -> None:
+    """Every event goes through graph.audit's chain (the salted, redactable form and the per-child index entries
+    written with it): elsewhere an audit node is only matched (a read) or named by a constraint or an index."""
+    named, writes = set(), []
+    for path in sorted(p for package in CODE for p in (PROJECT_ROOT / package).rglob("*.py")):
+        relative = path.relative_to(PROJECT_ROOT).as_posix()
+        if relative.startswith("graph/audit/"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        for keyword, var in AUDIT_NODE.findall(text):
+            named.add(relative)
+            if keyword == "FOR":  # a constraint or an index; its variable is its own
+                continue
+            if keyword != "MATCH" or (var and re.search(rf"\b(?:SET|REMOVE)\s+{var}\.|\bDELETE\s+{var}\b", text)):
+                writes.append(f"{relative}: {keyword} ({var}:Audit...)")
+    assert not writes, f"audit nodes written outside graph/audit: {writes}"
+    assert named == {"graph/schema.py", "graph/misuse.py"}, named  # a new reader is fine: add it here, read-only

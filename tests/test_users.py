@@ -169,7 +169,7 @@ def test_disable(empty_db: Driver, neo4j_settings: GraphSettings) -> None:
 
 
 def test_demo_users(empty_db: Driver, neo4j_settings: GraphSettings) -> None:
-    assert len(users.DEMO_USERS) == 2 * len(Role) == 12
+    assert len(users.DEMO_USERS) == 2 * len(Role) == 14
     assert {(d.role, d.la_code) for d in users.DEMO_USERS} == {(r, la) for r in Role for la in (BIRMINGHAM, LEEDS)}
     for demo in users.DEMO_USERS:
         assert len(demo.password) >= 12 and verify_password(demo.password_hash, demo.password)

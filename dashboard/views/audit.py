@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
+from time import monotonic, sleep
+from typing import Any
 
 import streamlit as st
 
@@ -72,13 +74,41 @@ def _instant(day: str, *, next_day: bool = False) -> str:
     return datetime.combine(start, time(0), tzinfo=labels.UK).isoformat()
 
 
+# How long the page waits for a run it started before showing its progress instead (a small trail takes
+# well under a second; a national one hours, which the page then shows as a run in progress).
+WAIT_SECONDS = 15.0
+
+
+def _run_and_wait(api: Any, *, full: bool) -> Any:
+    """Start a run in the background, then read the stored result until that run has finished or the wait ends."""
+    started = api.post(f"/audit/verify?full={'true' if full else 'false'}")
+    deadline = monotonic() + WAIT_SECONDS
+    result = started
+    while monotonic() < deadline:
+        sleep(0.3)
+        result = api.get("/audit/verify")
+        if result["state"] != "running" and result.get("finished_at") != started.get("finished_at"):
+            break
+    return result
+
+
 def verify_page() -> None:
-    """Recompute the hash chain now and say whether any event was edited, removed or reordered."""
+    """Verify the hash chain in the background and say whether any event was edited, removed or reordered."""
     session.require_role(roles.AUDITORS)
     st.title("Chain verification")
-    st.caption("Every audit event carries the hash of the one before it; verifying recomputes the whole chain.")
-    if st.button("Verify the chain now", type="primary", icon=":material/verified:"):
-        result = session.call(lambda api: api.get("/audit/verify"), spinner="Recomputing the hash chain…")
+    st.caption("Every audit event carries the hash of the one before it. A full run recomputes the whole chain; "
+               "checking new events starts from the last verified point (an edit before it is found only by a "
+               "full run). Runs go on in the background.")
+    one, two, three = st.columns(3)
+    asked = None
+    if one.button("Verify the chain now", type="primary", icon=":material/verified:"):
+        asked = lambda api: _run_and_wait(api, full=True)  # noqa: E731
+    elif two.button("Check new events", icon=":material/update:"):
+        asked = lambda api: _run_and_wait(api, full=False)  # noqa: E731
+    elif three.button("Refresh", icon=":material/refresh:"):
+        asked = lambda api: api.get("/audit/verify")  # noqa: E731
+    if asked is not None:
+        result = session.call(asked, spinner="Verifying the hash chain…")
         if result is not None:
             session.remember(("verify",), result)
     result = session.recall(("verify",))
@@ -86,10 +116,30 @@ def verify_page() -> None:
         not_available("Not verified in this session yet.")
         return
     with st.container(key="verify-result"):
-        if result["ok"]:
-            st.success(f"**Chain intact.** {result['events']:,} events verified up to seq {result['head_seq']:,} "
-                       f"in {result['seconds']:.1f} s.", icon=":material/check_circle:")
-        else:
-            st.error(f"**The trail has been tampered with** ({result['kind']}, at seq {result['seq']}): "
-                     f"{result['problem']}", icon=":material/gpp_bad:")
-        st.caption(f"Head hash {result['head_hash'][:16]}…")
+        _show(result)
+
+
+def _show(result: dict[str, Any]) -> None:
+    """The last finished run, the one in progress, the last verified point and the redactions."""
+    if result["running"]:
+        run = result["running"]
+        total = run["total"] or 0
+        st.info(f"A {run['mode']} run is in progress: seq {run['done']:,} of {total:,}. Refresh to follow it.",
+                icon=":material/pending:")
+        if total:
+            st.progress(min(run["done"] / total, 1.0))
+    if result["ok"] is None:
+        not_available("No run has finished yet.")
+        return
+    scope = "the whole chain" if result["mode"] == "full" else f"the events after seq {result['from_seq']:,}"
+    if result["ok"]:
+        st.success(f"**Chain intact.** {result['events']:,} events verified up to seq {result['head_seq']:,} "
+                   f"({scope}) in {result['seconds']:.1f} s.", icon=":material/check_circle:")
+    else:
+        st.error(f"**The trail has been tampered with** ({result['kind']}, at seq {result['seq']}): "
+                 f"{result['problem']}", icon=":material/gpp_bad:")
+    redacted = ", ".join(f"{n:,} {reason}" for reason, n in result["redacted"].items()) or "none"
+    mark = result["checkpoint"]
+    st.caption(f"Head hash {result['head_hash'][:16]}… · finished {labels.day(result['finished_at'])} · "
+               f"redacted events: {redacted}"
+               + (f" · last verified point seq {mark['seq']:,}" if mark else ""))

@@ -1,24 +1,26 @@
-"""The chain itself: an event's fields, its canonical form and hash, and the locked append in a transaction."""
+"""The chain itself: an event's fields, its stored form, and the locked append in a transaction.
+
+How an event is hashed is graph.audit.form's. Each child an event names gets an `(:AuditAccess {child_id,
+seq})` entry (and each child it only concerns an `(:AuditMention)`), written in the statement that writes the
+event: the index a child's last accesses and a child's redaction seek, rather than scanning the trail.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from neo4j import ManagedTransaction
 
+from graph.audit.form import chain_hash, index_ids, native, seal
 from graph.viewer import Viewer
 
 GENESIS = "0" * 64
 OUTCOMES = frozenset({"ok", "not_found", "denied", "error"})
-# Fields events gained after the chain began. Hashed only when set, so the events stored before them
-# verify as they were written; once set, any edit, removal or addition of one breaks the hash.
-LATER_FIELDS = ("client_request_id",)
 
 # Locks the head by writing to it (Neo4j's documented way to take a write lock in Cypher), so the
 # read of seq and hash below sees the last committed append and concurrent appends queue here.
@@ -30,18 +32,31 @@ SET h._lock = true
 REMOVE h._lock
 RETURN h.seq AS seq, h.hash AS hash, datetime.truncate('microsecond', datetime.realtime()) AS at
 """
+# What every append writes for one event `e` (a row of `_stored`): the event, and its index entries.
+WRITE_EVENT = """
+CREATE (:AuditEvent {id: e.id, seq: e.seq, at: $at, user_id: e.user_id, role: e.role, la_code: e.la_code,
+                     agency_id: e.agency_id, action: e.action, outcome: e.outcome, request_id: e.request_id,
+                     client_request_id: e.client_request_id, flagged: e.flagged, scheme: e.scheme,
+                     children: e.children, child_salts: e.child_salts, about: e.about, about_salts: e.about_salts,
+                     purpose: e.purpose, detail_json: e.detail_json, context_salt: e.context_salt,
+                     payload_digest: e.payload_digest, prev_hash: e.prev_hash, hash: e.hash})
+FOREACH (c IN e.accessed | CREATE (:AuditAccess {child_id: c, seq: e.seq}))
+FOREACH (c IN e.mentioned | CREATE (:AuditMention {child_id: c, seq: e.seq}))
+"""
 # The head must still be where LOCK_HEAD found it.
 APPEND_EVENTS = """
 MATCH (h:AuditHead {id: 'head'})
 WHERE h.seq = $head_seq AND h.hash = $head_hash
 UNWIND $events AS e
-CREATE (:AuditEvent {id: e.id, seq: e.seq, at: $at, user_id: e.user_id, role: e.role, la_code: e.la_code,
-                     agency_id: e.agency_id, action: e.action, children: e.children, purpose: e.purpose,
-                     request_id: e.request_id, client_request_id: e.client_request_id, outcome: e.outcome,
-                     flagged: e.flagged, detail_json: e.detail_json, prev_hash: e.prev_hash, hash: e.hash})
+CALL (e) {""" + WRITE_EVENT + """}
 WITH h, count(*) AS written
 SET h.seq = $last_seq, h.hash = $last_hash
 """
+# Every stored field of an event, for a map projection `e {...}` (explicit, never `e {.*}`).
+EVENT_PROJECTION = (".id, .seq, .at, .user_id, .role, .la_code, .agency_id, .action, .outcome, .request_id, "
+                    ".client_request_id, .flagged, .scheme, .children, .child_salts, .about, .about_salts, .purpose, "
+                    ".detail_json, .context_salt, .payload_digest, .part_digests, .redacted_at, .redaction_reason, "
+                    ".redaction_seq, .prev_hash, .hash")
 CREATE_HEAD = "MERGE (h:AuditHead {id: 'head'}) ON CREATE SET h.seq = 0, h.hash = $genesis"
 READ_HEAD = "MATCH (h:AuditHead {id: 'head'}) RETURN h.seq AS seq, h.hash AS hash"
 
@@ -72,19 +87,34 @@ class AuditRecord:
     agency_id: str | None
     action: str
     children: tuple[str, ...]
-    purpose: str
+    purpose: str | None  # None once redacted
     request_id: str
     outcome: str
     flagged: bool
-    detail_json: str
+    detail_json: str | None  # None once redacted
     prev_hash: str
     hash: str
     client_request_id: str | None = None  # the client's own X-Request-ID, if it sent a usable one
+    scheme: int | None = None  # 2 (graph.audit.form); None for an event stored before it
+    about: tuple[str, ...] = ()  # children the event concerns without showing them (an auditor's search)
+    payload_digest: str | None = None
+    child_salts: tuple[str, ...] = ()
+    about_salts: tuple[str, ...] = ()
+    context_salt: str | None = None
+    part_digests: tuple[str, ...] | None = None  # kept once redacted
+    redacted_at: datetime | None = None
+    redaction_reason: str | None = None
+    redaction_seq: int | None = None  # the audit_redact event that authorised the redaction
 
     @property
     def detail(self) -> dict[str, Any]:
-        """The detail map the event was written with."""
-        return json.loads(self.detail_json)
+        """The detail map the event was written with ({} once redacted)."""
+        return json.loads(self.detail_json) if self.detail_json is not None else {}
+
+    @property
+    def redacted(self) -> bool:
+        """Whether a child's details were removed from the event."""
+        return self.redaction_reason is not None
 
 
 
@@ -102,29 +132,19 @@ class Actor:
         return {"user_id": self.user_id, "role": self.role, "la_code": self.la_code, "agency_id": self.agency_id}
 
 
-def canonical(fields: Mapping[str, Any]) -> str:
-    """The hashed form of an event: JSON with sorted keys, fixed separators, `at` in UTC ISO."""
-    payload = {k: v for k, v in fields.items()
-               if k not in ("prev_hash", "hash") and not (k in LATER_FIELDS and v is None)}
-    at = payload["at"]
-    payload["at"] = None if at is None else _native(at).astimezone(timezone.utc).isoformat(timespec="microseconds")
-    payload["children"] = list(payload["children"])
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def chain_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
-    """sha256(prev_hash + canonical JSON of the event's fields), hex."""
-    return hashlib.sha256((prev_hash + canonical(fields)).encode("utf-8")).hexdigest()
-
-
-def _native(at: Any) -> datetime:
-    return at.to_native() if hasattr(at, "to_native") else at
+_RECORD_FIELDS = frozenset(AuditRecord.__dataclass_fields__)
+_TUPLES = ("children", "about", "child_salts", "about_salts")
 
 
 def _record(row: Mapping[str, Any]) -> AuditRecord:
-    values = dict(row)
-    values["at"] = _native(values["at"])
-    values["children"] = tuple(values.get("children") or ())
+    values = {k: v for k, v in row.items() if k in _RECORD_FIELDS}
+    values["at"] = native(values["at"])
+    if values.get("redacted_at") is not None:
+        values["redacted_at"] = native(values["redacted_at"])
+    for key in _TUPLES:
+        values[key] = tuple(values.get(key) or ())
+    if values.get("part_digests") is not None:
+        values["part_digests"] = tuple(values["part_digests"])
     return AuditRecord(**values)
 
 
@@ -139,11 +159,15 @@ def event_fields(
     flagged: bool = False,
     detail: Mapping[str, Any] | None = None,
     client_request_id: str | None = None,
+    about: Sequence[str] = (),
 ) -> dict[str, Any]:
     """An event's own fields, checked, before the chain gives it a seq, a time and a hash.
 
     `request_id` is the server's id for the request; `client_request_id` what the client called it
-    (its X-Request-ID), kept beside it and never in its place.
+    (its X-Request-ID), kept beside it and never in its place. `about` names children the event
+    concerns without showing their data (an auditor's search for a child's accesses): they are not
+    among its `children`, so the child's access history does not show it, but redacting the child
+    removes them too.
 
     Raises:
         ValueError: a required field is empty, or the outcome is unknown.
@@ -154,8 +178,8 @@ def event_fields(
         raise ValueError(f"unknown outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
     return {
         "id": str(uuid.uuid4()), **viewer.params(), "action": action, "children": [str(c) for c in children],
-        "purpose": purpose, "request_id": request_id, "client_request_id": client_request_id,
-        "outcome": outcome, "flagged": bool(flagged),
+        "about": [str(c) for c in about], "purpose": purpose, "request_id": request_id,
+        "client_request_id": client_request_id, "outcome": outcome, "flagged": bool(flagged),
         "detail_json": json.dumps(dict(detail or {}), sort_keys=True, separators=(",", ":"), default=str),
     }
 
@@ -174,8 +198,9 @@ def _chain(events: Sequence[Mapping[str, Any]], *, seq: int, prev_hash: str, at:
         row = {**fields, "seq": seq, "at": at}
         if standing(fields) in denied:
             detail = {**json.loads(fields["detail_json"]), "refused": REVOKED_DETAIL}
-            row.update(outcome="denied", children=[],
+            row.update(outcome="denied", children=[], about=[],
                        detail_json=json.dumps(detail, sort_keys=True, separators=(",", ":"), default=str))
+        seal(row)
         row["prev_hash"], row["hash"] = prev_hash, chain_hash(prev_hash, row)
         prev_hash = row["hash"]
         rows.append(row)
@@ -183,8 +208,9 @@ def _chain(events: Sequence[Mapping[str, Any]], *, seq: int, prev_hash: str, at:
 
 
 def _stored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows as statement parameters (`at` goes once, as $at)."""
-    return [{k: v for k, v in row.items() if k != "at"} for row in rows]
+    """The rows as statement parameters (`at` goes once, as $at), with the children to index."""
+    return [{**{k: v for k, v in row.items() if k != "at"}, "accessed": index_ids(row["children"]),
+             "mentioned": index_ids(row["about"])} for row in rows]
 
 
 def append_batch(tx: ManagedTransaction, events: Sequence[Mapping[str, Any]]) -> list[AuditRecord]:
@@ -198,21 +224,23 @@ def append_batch(tx: ManagedTransaction, events: Sequence[Mapping[str, Any]]) ->
     """
     head = tx.run(LOCK_HEAD, genesis=GENESIS).single(strict=True)
     rows = _chain(events, seq=head["seq"], prev_hash=head["hash"], at=head["at"])
+    stored = _stored(rows)
     summary = tx.run(APPEND_EVENTS, head_seq=head["seq"], head_hash=head["hash"], at=head["at"],
-                     events=_stored(rows), last_seq=rows[-1]["seq"], last_hash=rows[-1]["hash"]).consume()
-    if summary.counters.nodes_created != len(rows):
+                     events=stored, last_seq=rows[-1]["seq"], last_hash=rows[-1]["hash"]).consume()
+    if summary.counters.nodes_created != sum(1 + len(e["accessed"]) + len(e["mentioned"]) for e in stored):
         raise AuditError(f"audit head moved while locked (expected seq {head['seq']})")
     return [_record(row) for row in rows]
 
 
 def append(tx: ManagedTransaction, *, viewer: Viewer | Actor, action: str, children: Sequence[str], purpose: str,
            request_id: str, outcome: str = "ok", flagged: bool = False,
-           detail: Mapping[str, Any] | None = None, client_request_id: str | None = None) -> AuditRecord:
+           detail: Mapping[str, Any] | None = None, client_request_id: str | None = None,
+           about: Sequence[str] = ()) -> AuditRecord:
     """Append one event inside the caller's write transaction (with the change it records, if any).
 
     Raises as `event_fields` and `append_batch`.
     """
     fields = event_fields(viewer=viewer, action=action, children=children, purpose=purpose,
                           request_id=request_id, outcome=outcome, flagged=flagged, detail=detail,
-                          client_request_id=client_request_id)
+                          client_request_id=client_request_id, about=about)
     return append_batch(tx, [fields])[0]

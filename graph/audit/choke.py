@@ -30,6 +30,7 @@ def audited_read(
     detail: Mapping[str, Any] | Callable[[T], Mapping[str, Any]] | None = None,
     writer: AuditWriter | None = None,
     client_request_id: str | None = None,
+    about: Sequence[str] = (),
 ) -> T:
     """The one way to read child data: read (routed as a read), write the audit event, then return.
 
@@ -43,12 +44,13 @@ def audited_read(
     The outcome defaults to "ok" when `children_of` names children and "not_found" when it names
     none; `outcome_of` overrides it. A read that raises is recorded with outcome "error".
     `request_id` is the server's id for the request, `client_request_id` the client's own (both
-    recorded; see `event_fields`). `audited_read_async` is the same choke point on an event loop.
+    recorded; see `event_fields`), `about` the children the look concerns without showing them.
+    `audited_read_async` is the same choke point on an event loop.
 
     Raises:
         Whatever the read, the callables or the audit write raise; the data is then never returned.
     """
-    who = _who(viewer, action, purpose, request_id, client_request_id)
+    who = _who(viewer, action, purpose, request_id, client_request_id, about)
     with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
 
         def record(event: dict[str, Any]) -> None:
@@ -84,6 +86,7 @@ async def audited_read_async(
     flagged: bool | Callable[[T], bool] = False,
     detail: Mapping[str, Any] | Callable[[T], Mapping[str, Any]] | None = None,
     client_request_id: str | None = None,
+    about: Sequence[str] = (),
 ) -> T:
     """As `audited_read`, for the API's event loop: the read through the async driver, the event
     through the writer's group commit, and no thread held while either waits.
@@ -91,7 +94,7 @@ async def audited_read_async(
     Raises:
         Whatever the read, the callables or the audit write raise; the data is then never returned.
     """
-    who = _who(viewer, action, purpose, request_id, client_request_id)
+    who = _who(viewer, action, purpose, request_id, client_request_id, about)
     async with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
         try:
             try:
@@ -105,11 +108,11 @@ async def audited_read_async(
     return data
 
 
-def _who(viewer: Viewer, action: str, purpose: str, request_id: str,
-         client_request_id: str | None) -> dict[str, Any]:
-    """What a read's event says whatever the read found: who, doing what, why, in which request."""
+def _who(viewer: Viewer, action: str, purpose: str, request_id: str, client_request_id: str | None,
+         about: Sequence[str]) -> dict[str, Any]:
+    """What a read's event says whatever the read found: who, doing what, why, in which request, about whom."""
     return {"viewer": viewer, "action": action, "purpose": purpose, "request_id": request_id,
-            "client_request_id": client_request_id}
+            "client_request_id": client_request_id, "about": list(about)}
 
 
 def _failed(who: dict[str, Any], exc: Exception) -> dict[str, Any]:

@@ -7,22 +7,32 @@ from datetime import datetime
 
 from neo4j import ManagedTransaction
 
-from graph.audit.chain import AuditRecord, _native, _record
+from graph.audit.chain import EVENT_PROJECTION, AuditRecord, _record
+from graph.audit.form import native
 from graph.query import Query
 
-# Newest first by seq, which the seq index serves in order, so the scan stops after $limit hits.
+# Newest first: a seek on the child's entries in the (child_id, seq) index, the newest $limit kept, then each
+# event by its unique seq. Never a scan of the trail, however long it is. The event must name the child: an
+# entry planted for another child shows nothing (verify finds an entry removed).
 LAST_ACCESSES = """
-MATCH (e:AuditEvent)
-WHERE e.seq > 0 AND $child_id IN e.children
+MATCH (a:AuditAccess {child_id: $child_id})
+WHERE a.seq > 0
+WITH a.seq AS seq ORDER BY seq DESC LIMIT $limit
+MATCH (e:AuditEvent {seq: seq})
+WHERE $child_id IN e.children
 RETURN e {.seq, .at, .user_id, .role, .la_code, .agency_id, .action, .purpose, .outcome,
-          .flagged} AS access
+          .flagged, redacted: e.redaction_reason IS NOT NULL} AS access
 ORDER BY e.seq DESC
-LIMIT $limit
 """
-# `search` joins the fragments of the filters given, so each variant can use its own index.
+# `search` joins the fragments of the filters given, so each variant can use its own index. A child's
+# events are found through its AuditAccess entries, as its last accesses are.
 SEARCH_MATCH = "MATCH (e:AuditEvent) WHERE e.seq > 0"
+SEARCH_BY_CHILD = """
+MATCH (a:AuditAccess {child_id: $child_id})
+WHERE a.seq > 0
+MATCH (e:AuditEvent {seq: a.seq})
+WHERE $child_id IN e.children"""
 SEARCH_FILTERS: dict[str, str] = {
-    "child_id": " AND $child_id IN e.children",
     "user_id": " AND e.user_id = $user_id",
     "since": " AND e.at >= $since",
     "until": " AND e.at < $until",
@@ -30,8 +40,7 @@ SEARCH_FILTERS: dict[str, str] = {
     "flagged": " AND e.flagged = $flagged",
 }
 SEARCH_RETURN = """
-RETURN e {.id, .seq, .at, .user_id, .role, .la_code, .agency_id, .action, .children, .purpose,
-          .request_id, .client_request_id, .outcome, .flagged, .detail_json, .prev_hash, .hash} AS event
+RETURN e {""" + EVENT_PROJECTION + """} AS event
 ORDER BY e.seq DESC
 SKIP $skip
 LIMIT $limit
@@ -49,15 +58,16 @@ class Access:
     la_code: str
     agency_id: str | None
     action: str
-    purpose: str
+    purpose: str | None  # None once a child named with this one was redacted (graph.audit.redaction)
     outcome: str
     flagged: bool
+    redacted: bool = False
 
 
 def last_accesses_query(*, child_id: str, limit: int = 25) -> Query[list[Access]]:
     """The latest accesses to a child's record, newest first (CP-IS shows the last 25)."""
     return Query(LAST_ACCESSES, {"child_id": child_id, "limit": limit},
-                 lambda rows: [Access(**{**row["access"], "at": _native(row["access"]["at"])}) for row in rows])
+                 lambda rows: [Access(**{**row["access"], "at": native(row["access"]["at"])}) for row in rows])
 
 
 def last_accesses(tx: ManagedTransaction, *, child_id: str, limit: int = 25) -> list[Access]:
@@ -83,7 +93,8 @@ def search(
     """
     params = {"child_id": child_id, "user_id": user_id, "since": since, "until": until, "action": action,
               "flagged": flagged}
-    statement = SEARCH_MATCH + "".join(SEARCH_FILTERS[k] for k, v in params.items() if v is not None) + SEARCH_RETURN
+    start = SEARCH_BY_CHILD if child_id is not None else SEARCH_MATCH
+    statement = start + "".join(f for k, f in SEARCH_FILTERS.items() if params[k] is not None) + SEARCH_RETURN
     rows = tx.run(statement, **params, skip=skip, limit=limit)
     return [_record(row["event"]) for row in rows]
 

@@ -16,8 +16,8 @@ from neo4j import Driver
 from neo4j.exceptions import ConstraintError, TransientError
 
 from graph.audit.chain import (
-    CREATE_HEAD, GENESIS, READ_HEAD, AuditError, AuditRecord, UserRevoked, _chain, _record, _stored, event_fields,
-    standing,
+    CREATE_HEAD, GENESIS, READ_HEAD, WRITE_EVENT, AuditError, AuditRecord, UserRevoked, _chain, _record, _stored,
+    event_fields, standing,
 )
 
 _log = logging.getLogger("contactpoint.audit")
@@ -40,11 +40,10 @@ CALL {
   RETURN collect(DISTINCT v.key) AS revoked
 }
 WITH h, revoked, all(k IN revoked WHERE k IN $denied) AS writing
-FOREACH (e IN CASE WHEN writing THEN $events ELSE [] END |
-  CREATE (:AuditEvent {id: e.id, seq: e.seq, at: $at, user_id: e.user_id, role: e.role, la_code: e.la_code,
-                       agency_id: e.agency_id, action: e.action, children: e.children, purpose: e.purpose,
-                       request_id: e.request_id, client_request_id: e.client_request_id, outcome: e.outcome,
-                       flagged: e.flagged, detail_json: e.detail_json, prev_hash: e.prev_hash, hash: e.hash}))
+CALL (writing) {
+  UNWIND CASE WHEN writing THEN $events ELSE [] END AS e
+  CALL (e) {""" + WRITE_EVENT + """}
+}
 SET h.seq = CASE WHEN writing THEN $last_seq ELSE h.seq END,
     h.hash = CASE WHEN writing THEN $last_hash ELSE h.hash END
 RETURN writing, revoked

@@ -101,6 +101,16 @@ def _check(viewer: Viewer, ids: Sequence[str], standing: dict[str, dict[str, Any
     return None
 
 
+# The detail's fields that name children (one id, or a list of ids: the merged children an unmerge restores).
+_NAMING = ("survivor", "merged", "child", "new_child", "restored")
+
+
+def _named(detail: dict[str, Any], shown: Sequence[str]) -> list[str]:
+    """The children the detail names besides those the event shows: its `about`, so redacting any of them finds it."""
+    ids = [v for k in _NAMING for v in (detail.get(k) if isinstance(detail.get(k), list) else [detail.get(k)])]
+    return [c for c in dict.fromkeys(ids) if c and c not in shown]
+
+
 def _record(tx: ManagedTransaction, change: Change, *, viewer: Viewer, action: str, reason: str, purpose: str,
             request_id: str, client_request_id: str | None, detail: dict[str, Any] | None = None) -> Change:
     outcome = change.outcome if change.outcome != "refused" else "denied"
@@ -108,7 +118,8 @@ def _record(tx: ManagedTransaction, change: Change, *, viewer: Viewer, action: s
     if change.outcome != "ok":
         info["refused"] = change.message
     audit.append(tx, viewer=viewer, action=action, children=change.children, purpose=purpose,
-                 request_id=request_id, client_request_id=client_request_id, outcome=outcome, detail=info)
+                 request_id=request_id, client_request_id=client_request_id, outcome=outcome, detail=info,
+                 about=_named(info, change.children))
     return change
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
+from graph import audit
 from graph.config import GraphSettings
 from graph.identity import changes, merge
 from graph.viewer import Role, Viewer
@@ -148,6 +149,34 @@ def test_chained_merges_come_apart_one_at_a_time(identity_db: Driver, neo4j_sett
     assert children_of_records(identity_db, db) == {GP: c, COUNCIL: b, "ed-leeds|E5": b}  # a is still in b
     assert _write(identity_db, db, changes.unmerge_child, viewer=OFFICER, merged=a, reason="wrong").outcome == "ok"
     assert snapshot(identity_db, db, [a, b, c]) == before
+    # The first unmerge brought a back inside b: its event names a (in its detail) among the children it concerns.
+    assert query(identity_db, db, "MATCH (e:AuditEvent {action: 'unmerge'}) RETURN e.children AS children, "
+                                  "e.about AS about ORDER BY e.seq") == [{"children": [b, c], "about": [a]},
+                                                                         {"children": [a, b], "about": []}]
+
+
+def test_a_child_a_refused_change_names_is_redacted_from_it(identity_db: Driver, neo4j_settings: GraphSettings,
+                                                            tmp_path: Path):
+    """A merge with an id that is no child shows nothing, yet its detail names the child that is: destroying that
+    child later finds the event (its `about`) and removes the id, and the chain still verifies."""
+    db = neo4j_settings.database
+    survivor, _ = _oliver(identity_db, db, tmp_path)
+    missing = "CP999999999"
+    refused = _write(identity_db, db, changes.merge_children, viewer=OFFICER, survivor=survivor, merged=missing,
+                     reason="one child")
+    assert refused.outcome == "not_found"
+    event = "MATCH (e:AuditEvent {action: 'merge'}) RETURN e.children AS children, e.about AS about, " \
+            "e.detail_json AS detail"
+    [found] = query(identity_db, db, event)
+    assert (found["children"], found["about"]) == ([], [survivor, missing])
+    assert json.loads(found["detail"])["survivor"] == survivor
+    done = audit.redact_child(identity_db, database=db, child_id=survivor, reason="destroyed", authority="run-1")
+    assert done.events >= 1
+    assert query(identity_db, db, event) == [{"children": [], "about": [missing], "detail": None}]
+    trail = query(identity_db, db, "MATCH (e:AuditEvent) RETURN e.children AS c, e.about AS a, e.detail_json AS d")
+    assert survivor not in json.dumps(trail)
+    result = audit.verify(identity_db, database=db)
+    assert result.ok and result.redacted == {"destroyed": done.events}
 
 
 def test_merge_refused_for_two_valid_nhs_numbers_and_for_twins(identity_db: Driver, neo4j_settings: GraphSettings,
