@@ -30,6 +30,7 @@ ALERT_KINDS = {
     "no_school_roll": "On no school roll", "no_gp": "Registered with no GP",
     "repeat_emergency": "Repeat emergency visits",
     "break_glass": "Shielded record opened by break-glass",
+    "correction_conflict": "A source disagrees with a correction",
 }
 PATTERNS = {
     "moved_authority": "Moved authority", "transfer_gap": "Nothing recorded after a move",

@@ -30,8 +30,9 @@ from graph.viewer import Viewer
 from graph.workdays import due_dates
 
 SCAN_KINDS = ("protected_move", "transfer_in_overdue", "no_school_roll", "no_gp", "repeat_emergency")
-# Break-glass alerts are raised by the override route; misuse alerts by the audit writer (graph/misuse.py).
-KINDS = (*SCAN_KINDS, "break_glass", "misuse")
+# Break-glass alerts are raised by the override route; misuse alerts by the audit writer (graph/misuse.py);
+# correction conflicts by a children feed that sends a third value for a corrected field (graph/corrections.py).
+KINDS = (*SCAN_KINDS, "break_glass", "misuse", "correction_conflict")
 LOOKBACK_DAYS = 365  # moves and emergency attendances count over the year before the scan date
 TRANSFER_IN_WORKING_DAYS = 15  # Working Together: a transfer-in conference within 15 working days
 REPEAT_EMERGENCY_VISITS = 3
@@ -227,19 +228,21 @@ def scan(
 
 # -- the inbox ---------------------------------------------------------------------------------
 
-# Alerts addressed to the viewer's authority whose child the viewer may see in full: not hidden from
-# them, and no hidden member in its household (policy rules 1 and 3, as on the card). Misuse alerts,
-# about a user rather than a child, are for the management team only, and never about the viewer.
+# Alerts addressed to the viewer's authority whose child the viewer may see in full: a live record (an archived
+# child's alerts leave every inbox with it, graph/retention.py), not hidden from them, and no hidden member in its
+# household (policy rules 1 and 3, as on the card). Misuse alerts, about a user rather than a child, are for the
+# management team only, and never about the viewer.
 _VISIBLE = f"""
 MATCH (a:Alert {{la_code: $viewer.la_code}})
 WHERE a.kind <> 'misuse' OR ($viewer.role = 'la_admin' AND a.user_id <> $viewer.user_id)
 OPTIONAL MATCH (c:Child {{id: a.child_id}})
-WITH a, c WHERE c IS NULL OR NOT ({hidden('c')} OR size({kin('c')}) > 0)
+WITH a, c WHERE CASE WHEN a.child_id IS NULL THEN true WHEN c IS NULL THEN false
+                     ELSE NOT ({hidden('c')} OR size({kin('c')}) > 0) END
 """
 _ITEM = """a {.id, .kind, .state, .child_id, .la_code, .raised_at, .as_of,
   .from_code, .from_name, .to_code, .to_name, .moved_on, .plans, .due, .age, .off_roll_since,
   .unregistered_since, .visits, .first_at, .last_at, .hospitals, .user_id, .user_role, .user_la_code, .reason,
-  .request_id, .records, .window_minutes, .acknowledged_at, .acknowledged_by, .note, .closed_at, .closed_by,
+  .request_id, .records, .window_minutes, .field, .corrected_on, .acknowledged_at, .acknowledged_by, .note, .closed_at, .closed_by,
   .close_note}"""
 INBOX = _VISIBLE + f"""
 WITH a ORDER BY a.raised_at DESC, a.id
@@ -279,6 +282,7 @@ DETAILS: dict[str, tuple[str, ...]] = {
     "repeat_emergency": ("visits", "first_at", "last_at", "hospitals"),  # hospitals in order of first visit
     "break_glass": ("user_id", "user_role", "user_la_code", "reason", "request_id"),
     "misuse": ("user_id", "user_role", "user_la_code", "records", "window_minutes", "first_at", "last_at"),
+    "correction_conflict": ("field", "corrected_on"),
 }
 _PLAN_NAMES = {"cp_plan": "a child protection plan", "looked_after": "looked after",
                "child_in_need": "a child in need plan"}
@@ -314,6 +318,9 @@ def summary(item: dict[str, Any]) -> str:
         return (f"A {item['user_role']} of {item['user_la_code']} ({item['user_id']}) opened {item['records']} "
                 f"children's records within {item['window_minutes']} minutes; an auditor can list them "
                 f"(GET /audit?user_id={item['user_id']}).")
+    if kind == "correction_conflict":
+        return (f"The source now sends a different {item['field']} for child {item['child_id']} from the one your "
+                f"team corrected on {item['corrected_on']}; the correction stands until you keep or withdraw it.")
     return f"{kind} for child {item['child_id']}."
 
 

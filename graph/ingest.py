@@ -8,6 +8,7 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
+from graph import corrections
 from graph.instants import utc_cypher
 
 # Every statement takes $rows (dicts with a `line` key) and returns the lines it wrote.
@@ -38,15 +39,25 @@ MERGE (p)-[:WORKS_FOR]->(a)
 RETURN collect(r.line) AS written
 """
 
-UPSERT_CHILDREN = """
+# A child archived or destroyed under the retention rules is never made again from a row naming it (the loader
+# refuses such rows with the reason first: graph/admission.py; this guard holds for any other caller). A field
+# the management team corrected keeps the correction (graph/corrections.py records what the source sent). The
+# day a status changes is kept (the left-England rule dates from it when no home has ended).
+_KEEP_CORRECTED = "CASE WHEN '{f}' IN fixed THEN c.{f} ELSE r.{f} END"
+UPSERT_CHILDREN = f"""
 UNWIND $rows AS r
-MATCH (la:LocalAuthority {code: r.la_code})
-MERGE (c:Child {id: r.child_id})
+MATCH (la:LocalAuthority {{code: r.la_code}})
+WHERE NOT EXISTS {{ MATCH (:ArchivedChild {{id: r.child_id}}) }} AND NOT EXISTS {{ MATCH (:DestroyedChild {{id: r.child_id}}) }}
+MERGE (c:Child {{id: r.child_id}})
   ON CREATE SET c.shielded = false
-SET c.given_name = r.given_name, c.family_name = r.family_name,
+WITH r, la, c, coalesce(c.corrected, []) AS fixed
+SET c.status_since = CASE WHEN c.status IS NOT NULL AND c.status <> r.status THEN date({{timezone: 'Europe/London'}})
+                          ELSE c.status_since END
+SET c.given_name = {_KEEP_CORRECTED.format(f='given_name')}, c.family_name = {_KEEP_CORRECTED.format(f='family_name')},
     c.former_names = r.former_names, c.former_names_text = r.former_names_text,
-    c.dob = r.dob, c.gender = r.gender, c.nhs_number = r.nhs_number, c.upn = r.upn,
-    c.la_child_id = r.la_child_id, c.status = r.status
+    c.dob = {_KEEP_CORRECTED.format(f='dob')}, c.gender = {_KEEP_CORRECTED.format(f='gender')},
+    c.nhs_number = {_KEEP_CORRECTED.format(f='nhs_number')}, c.upn = {_KEEP_CORRECTED.format(f='upn')},
+    c.la_child_id = r.la_child_id, c.status = r.status, c.died_on = r.died_on
 MERGE (c)-[:HELD_BY]->(la)
 RETURN collect(r.line) AS written
 """
@@ -236,7 +247,10 @@ def upsert(tx: ManagedTransaction, *, feed: str, rows: Sequence[dict[str, Any]])
     """
     if feed in BEFORE_UPSERT:
         tx.run(BEFORE_UPSERT[feed], rows=rows).consume()
-    record = tx.run(UPSERTS[feed], rows=rows).single()
+    record = tx.run(UPSERTS[feed], rows=[{"died_on": None, **row} for row in rows] if feed == "children" else rows
+                    ).single()
+    if feed == "children":
+        corrections.record_sent(tx, rows=rows)
     return set(record["written"]) if record else set()
 
 

@@ -110,6 +110,18 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         ONE_VISIT_PER_INSTANT,
         ALERTS_TO_UTC,
     ),
+    # Retention (graph/retention.py): an archived record keeps its id unique under its new label, and is found by
+    # the day it is due for destruction; destroyed ids are kept as tombstones so a stale feed cannot revive them;
+    # the rules' starting points (deaths, children who left England); a child's alerts and corrections.
+    7: (
+        "CREATE CONSTRAINT archived_child_id IF NOT EXISTS FOR (n:ArchivedChild) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT destroyed_child_id IF NOT EXISTS FOR (n:DestroyedChild) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT correction_id IF NOT EXISTS FOR (n:Correction) REQUIRE n.id IS UNIQUE",
+        "CREATE INDEX archived_child_destroy_on IF NOT EXISTS FOR (n:ArchivedChild) ON (n.destroy_on)",
+        "CREATE INDEX child_died_on IF NOT EXISTS FOR (n:Child) ON (n.died_on)",
+        "CREATE INDEX child_status IF NOT EXISTS FOR (n:Child) ON (n.status)",
+        "CREATE INDEX alert_child_id IF NOT EXISTS FOR (n:Alert) ON (n.child_id)",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -17,7 +17,9 @@ from typing import Any
 from neo4j import Driver
 from pydantic import ValidationError
 
-from graph import ingest, shielding
+from graph import admission, ingest, shielding
+from graph.cohort import Scope
+from loaders.cohort import targeted_cohort
 from loaders.feeds import FEEDS, FeedSpec
 
 # One CSV field may be at most this long; longer ones are rejected, not loaded.
@@ -59,6 +61,8 @@ class FeedResult:
     read: int = 0
     loaded: int = 0
     rejected: int = 0
+    out_of_scope: int = 0  # targeted mode: rows about children the directory does not hold (graph/admission.py)
+    readmitted: int = 0  # children destroyed on leaving the targeted cohort, admitted again as in scope
     seconds: float = 0.0
     error: str | None = None
 
@@ -74,10 +78,19 @@ class LoadReport:
     results: list[FeedResult] = field(default_factory=list)
     rejects_path: Path | None = None
     missing: list[str] = field(default_factory=list)
+    scope: Scope = field(default_factory=Scope)
 
     @property
     def rejected(self) -> int:
         return sum(r.rejected for r in self.results)
+
+    @property
+    def out_of_scope(self) -> int:
+        return sum(r.out_of_scope for r in self.results)
+
+    @property
+    def readmitted(self) -> int:
+        return sum(r.readmitted for r in self.results)
 
     @property
     def loaded(self) -> int:
@@ -216,19 +229,27 @@ _OnRejects = Callable[[dict[int, str], dict[int, list[str]]], None]
 class _Writer(threading.Thread):
     """Writes batches in the background so parsing and Neo4j work overlap."""
 
-    def __init__(self, driver: Driver, database: str, feed: str, file: str, on_rejects: _OnRejects):
+    def __init__(self, driver: Driver, database: str, feed: str, file: str, on_rejects: _OnRejects,
+                 cohort: admission.Cohort | None = None):
         super().__init__(daemon=True, name=f"writer-{feed}")
         self.driver, self.database, self.feed, self.file, self.on_rejects = driver, database, feed, file, on_rejects
+        self.cohort = cohort
         self.batches: queue.Queue[_Batch | None] = queue.Queue(maxsize=4)
-        self.written = 0
+        self.written = self.out_of_scope = self.readmitted = 0
         self.failure: BaseException | None = None
         self.request_id = str(uuid.uuid4())  # the audit events of this file's shielding decisions share it
 
-    def _write(self, session: Any, batch: list[dict[str, Any]]) -> tuple[set[int], dict[int, str]]:
-        """The lines written, and those refused with a reason (shielding decisions that may not stand)."""
+    def _write(self, tx: Any, batch: list[dict[str, Any]]) -> tuple[set[int], dict[int, str], admission.Screened]:
+        """In one transaction: screen the batch (retention and scope), then write what may be stored. Gives the lines
+        written, those refused with a reason, and the screening."""
+        screened = admission.screen(tx, feed=self.feed, rows=batch, cohort=self.cohort)
+        refused = dict(screened.refused)
+        if not screened.rows:
+            return set(), refused, screened
         if self.feed == "shielding":  # each decision as the API makes it: locked, checked, audited
-            return session.execute_write(shielding.apply_feed, rows=batch, file=self.file, request_id=self.request_id)
-        return session.execute_write(ingest.upsert, feed=self.feed, rows=batch), {}
+            written, decided = shielding.apply_feed(tx, rows=screened.rows, file=self.file, request_id=self.request_id)
+            return written, refused | decided, screened
+        return ingest.upsert(tx, feed=self.feed, rows=screened.rows), refused, screened
 
     def run(self) -> None:
         with self.driver.session(database=self.database) as session:
@@ -237,9 +258,12 @@ class _Writer(threading.Thread):
                     continue
                 batch, raws = item
                 try:
-                    written, reasons = self._write(session, batch)
+                    written, reasons, screened = session.execute_write(self._write, batch)
                     self.written += len(written)
-                    unwritten = [row for row in batch if row["line"] not in written and row["line"] not in reasons]
+                    self.out_of_scope += len(screened.out_of_scope)
+                    self.readmitted += len(screened.readmitted)
+                    unwritten = [row for row in batch if row["line"] not in written and row["line"] not in reasons
+                                 and row["line"] not in screened.out_of_scope]
                     if unwritten:
                         reasons |= session.execute_read(ingest.explain_unwritten, feed=self.feed, rows=unwritten)
                     if reasons:
@@ -257,8 +281,12 @@ def load_feed(
     rejects: _Rejects,
     batch_size: int = 5000,
     progress: Progress | None = None,
+    cohort: admission.Cohort | None = None,
 ) -> FeedResult:
-    """Validate and upsert one feed file in batches; bad rows go to the rejects file."""
+    """Validate and upsert one feed file in batches; bad rows go to the rejects file.
+
+    With a `cohort` (targeted mode) rows about children outside it are counted as out of scope and not stored.
+    """
     result = FeedResult(spec.name)
     counting = threading.Lock()
     started = time.perf_counter()
@@ -273,7 +301,7 @@ def load_feed(
         for line, reason in sorted(reasons.items()):
             reject(line, reason, raws[line])
 
-    writer = _Writer(driver, database, spec.name, path.name, on_rejects)
+    writer = _Writer(driver, database, spec.name, path.name, on_rejects, cohort)
     writer.start()
     batch: list[dict[str, Any]] = []
     raws: dict[int, list[str]] = {}
@@ -299,7 +327,7 @@ def load_feed(
         writer.join()
     if writer.failure is not None:
         raise writer.failure
-    result.loaded = writer.written
+    result.loaded, result.out_of_scope, result.readmitted = writer.written, writer.out_of_scope, writer.readmitted
     result.seconds = time.perf_counter() - started
     if progress is not None:
         progress(spec.name, result.read, max(total, result.read))
@@ -315,8 +343,13 @@ def load_dir(
     batch_size: int = 5000,
     progress: Progress | None = None,
     only: list[str] | None = None,
+    scope: Scope | None = None,
 ) -> LoadReport:
-    """Load every known feed present in a folder, in dependency order."""
+    """Load every known feed present in a folder, in dependency order.
+
+    In targeted mode (`scope`) the folder's plans decide the cohort before any row is written (loaders/cohort.py):
+    a child outside it is never stored, not even for the minutes until its plans are read.
+    """
     if not directory.is_dir():
         raise FeedError(f"{directory}: no such folder of feeds")
     specs = [s for s in FEEDS if only is None or s.name in only]
@@ -324,14 +357,15 @@ def load_dir(
     if not present:
         expected = ", ".join(s.filename for s in specs)
         raise FeedError(f"{directory}: no feed files found (expected any of: {expected})")
-    report = LoadReport(rejects_path=rejects_path or directory / "rejects.csv")
+    report = LoadReport(rejects_path=rejects_path or directory / "rejects.csv", scope=scope or Scope())
     report.missing = [s.filename for s in specs if s not in present]
+    cohort = targeted_cohort(driver, directory, database=database, scope=report.scope) if report.scope.targeted else None
     with _Rejects(report.rejects_path) as rejects:
         for spec in present:
             try:
                 result = load_feed(
                     driver, spec, directory / spec.filename,
-                    database=database, rejects=rejects, batch_size=batch_size, progress=progress,
+                    database=database, rejects=rejects, batch_size=batch_size, progress=progress, cohort=cohort,
                 )
             except FeedError as exc:  # the whole file is refused: one line in the rejects says why
                 result = FeedResult(spec.name, error=str(exc))
