@@ -22,6 +22,7 @@ from api.routes import alerts as alert_routes
 from api.routes import analytics as analytics_routes
 from api.routes import audit as audit_routes
 from api.routes import children as children_routes
+from api.routes import records as record_routes
 from api.routes import users as user_routes
 from graph.audit import AuditWriter
 from graph.config import GraphSettings, get_settings
@@ -164,6 +165,7 @@ def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSet
 
     app.include_router(auth.router)
     app.include_router(children_routes.router)
+    app.include_router(record_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(alert_routes.router)
     app.include_router(analytics_routes.router)

@@ -47,6 +47,7 @@ RETURN CASE WHEN is_hidden THEN {restricted('c', 'holding')} ELSE c {{
   .id, .given_name, .family_name, former_names: coalesce(c.former_names, []), .dob, .gender, .nhs_number,
   .upn, .status,
   shielded: c.shielded,
+  corrected: coalesce(c.corrected, []),
   holding_team: {team('holding')},
   details_withheld: size(kin) > 0 OR addr_withheld,
   address: CASE WHEN addr IS NULL THEN null WHEN addr_withheld THEN {{withheld: true}}

@@ -39,7 +39,7 @@ CORRECT = RECORD + f"""
 SET c._lock = true
 REMOVE c._lock
 WITH c, {holds_record('c')} AS allowed
-CALL (c, allowed) {{
+OPTIONAL CALL (c, allowed) {{
   WITH c WHERE allowed
   OPTIONAL MATCH (c)-[:CORRECTED]->(old:Correction {{field: $field, state: 'standing'}})
   WITH c, old, CASE WHEN old IS NULL THEN c[$field] ELSE old.source_value END AS sent
@@ -57,7 +57,7 @@ SET c._lock = true
 REMOVE c._lock
 WITH c, {holds_record('c')} AS allowed
 OPTIONAL MATCH (c)-[:CORRECTED]->(k:Correction {{id: $correction_id, state: 'standing'}})
-CALL (c, k, allowed) {{
+OPTIONAL CALL (c, k, allowed) {{
   WITH c, k WHERE allowed AND k IS NOT NULL
   SET c[k.field] = k.source_value, c.corrected = [f IN coalesce(c.corrected, []) WHERE f <> k.field],
       k.state = 'withdrawn', k.withdrawn_at = {NOW}, k.withdrawn_by = $viewer.user_id, k.withdraw_reason = $reason
