@@ -21,6 +21,7 @@ from contactpoint.audit_cli import audit_app
 from contactpoint.bulk_cli import bulk_load
 from contactpoint.common import console, database, demo_users, fail
 from contactpoint.dashboard_cli import dashboard_app
+from contactpoint.decommission_cli import decommission
 from contactpoint.match_cli import match_app
 from contactpoint.retention_cli import retention_app, run_retention
 from contactpoint.dashboard_cli import start as dashboard_start
@@ -44,6 +45,7 @@ app.command("bulk-load")(bulk_load)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(match_app, name="match")
 app.add_typer(retention_app, name="retention")
+app.command("decommission")(decommission)
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000

@@ -185,11 +185,12 @@ def status(driver: Driver, *, database: str) -> SchemaStatus:
         version, applied_at = session.execute_read(_current_version)
     counts, _, _ = driver.execute_query(GRAPH_COUNTS, database_=database, routing_=RoutingControl.READ)
     data = counts[0]["data"]
-    nodes = {n["label"]: n["count"] for n in data["nodes"] if n.get("label")}
+    # A label or type whose last member was deleted (a destroyed record's) stays a token with a count of 0: not content.
+    nodes = {n["label"]: n["count"] for n in data["nodes"] if n.get("label") and n["count"]}
     rels = {
         r["relationshipType"]: r["count"]
         for r in data["relationships"]
-        if r.get("relationshipType") and "startLabel" not in r and "endLabel" not in r
+        if r.get("relationshipType") and "startLabel" not in r and "endLabel" not in r and r["count"]
     }
     return SchemaStatus(
         version=version,
