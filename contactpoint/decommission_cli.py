@@ -14,7 +14,10 @@ from contactpoint import service
 from contactpoint.common import console, database, fail, operator
 from graph import local
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
-from graph.decommission import DecommissionError, certificate, destroy, holdings, seal_trail, targets, write_certificate
+from graph.decommission import (
+    KNOWN, DecommissionError, certificate, check_certificate_path, destroy, holdings, seal_trail, targets,
+    write_certificate,
+)
 
 VAR_DIR = PROJECT_ROOT / "var"
 
@@ -29,7 +32,7 @@ def run_decommission(settings: GraphSettings, *, var_dir: Path, certificate_path
     if settings.uri is not None:
         raise DecommissionError(f"NEO4J_URI points at {settings.uri}: decommission destroys the local DBMS only; "
                                 "destroy a remote store with its operator's tools")
-    write_certificate_check(certificate_path, settings, var_dir)
+    check_certificate_path(certificate_path, settings=settings, var_dir=var_dir)
     started = datetime.now(UTC)
     was_running = local.status(settings).running
     local.start(settings, timeout=300)
@@ -39,8 +42,6 @@ def run_decommission(settings: GraphSettings, *, var_dir: Path, certificate_path
     table = Table(title=f"To be destroyed (DBMS home {settings.home}, project files {var_dir})")
     table.add_column("path")
     table.add_column("what")
-    from graph.decommission import KNOWN
-
     for path in doomed:
         table.add_row(str(path), KNOWN.get(path.name, "other files"))
     console.print(table)
@@ -66,24 +67,18 @@ def run_decommission(settings: GraphSettings, *, var_dir: Path, certificate_path
     return body
 
 
-def write_certificate_check(path: Path, settings: GraphSettings, var_dir: Path) -> None:
-    """Refuse, before anything is destroyed, a certificate path inside what will be destroyed."""
-    target = path.resolve()
-    for doomed in (settings.home.resolve(), var_dir.resolve()):
-        if target == doomed or doomed in target.parents:
-            raise DecommissionError(f"the certificate cannot be written inside {doomed}: it is being destroyed")
-
-
 def _stop_service(name: str) -> None:
     """Stop the demo's API or dashboard if its pid file says it runs (its run file is about to go)."""
-    for candidate in (service.RUN_DIR / f"{name}.pid",):
-        if candidate.is_file():
-            if name == "api":
-                from contactpoint.api_cli import stop
-                stop()
-            else:
-                from contactpoint.dashboard_cli import stop as stop_dashboard
-                stop_dashboard()
+    if not (service.RUN_DIR / f"{name}.pid").is_file():
+        return
+    if name == "api":
+        from contactpoint.api_cli import stop as stop_api
+
+        stop_api()
+    else:
+        from contactpoint.dashboard_cli import stop as stop_dashboard
+
+        stop_dashboard()
 
 
 def decommission(

@@ -50,6 +50,9 @@ def run_retention(driver: Driver, settings: GraphSettings, as_of: date, *,
                       f"destroyed records in {report.seconds:.1f} s.", highlight=False)
     console.print("Dry run: nothing was changed and nothing was recorded." if dry_run
                   else f"Recorded in the audit trail (run {report.run_id}).", highlight=False)
+    if not report.exact:
+        console.print(f"[yellow]A dry run this big rolls back batch by batch[/]: carers and addresses shared by "
+                      f"records in different batches are not counted (the run removes them).", highlight=False)
     return report
 
 

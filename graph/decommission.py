@@ -170,8 +170,8 @@ def certificate(*, settings: GraphSettings, var_dir: Path, held: Holdings, trail
     return body
 
 
-def write_certificate(path: Path, body: dict[str, Any], *, settings: GraphSettings, var_dir: Path) -> Path:
-    """Write the certificate, refusing a place that is itself being destroyed.
+def check_certificate_path(path: Path, *, settings: GraphSettings, var_dir: Path) -> Path:
+    """The certificate's place, resolved, if it is outside what will be destroyed.
 
     Raises:
         DecommissionError: the path is inside the DBMS home or var/.
@@ -180,6 +180,12 @@ def write_certificate(path: Path, body: dict[str, Any], *, settings: GraphSettin
     for doomed in (settings.home.resolve(), var_dir.resolve()):
         if target == doomed or doomed in target.parents:
             raise DecommissionError(f"the certificate cannot be written inside {doomed}: it is being destroyed")
+    return target
+
+
+def write_certificate(path: Path, body: dict[str, Any], *, settings: GraphSettings, var_dir: Path) -> Path:
+    """Write the certificate, refusing a place that is itself being destroyed (see check_certificate_path)."""
+    target = check_certificate_path(path, settings=settings, var_dir=var_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     return target

@@ -42,6 +42,7 @@ ADULT_AGE = 18
 ARCHIVE_YEARS = 6
 LEFT_ENGLAND_YEARS = 3
 BATCH = 500
+DRY_RUN_WHOLE = 20_000  # records a dry run holds in one transaction (rolled back) for exact counts
 PURPOSE = "retention rules (docs/privacy.md)"
 
 DUE_AGE = "MATCH (c:Child) WHERE c.dob <= $born_by RETURN c.id AS id, c.dob AS day"
@@ -106,6 +107,7 @@ class RetentionReport:
     redacted: int = 0
     run_id: str = ""
     seconds: float = 0.0
+    exact: bool = True  # False for a dry run too big for one transaction (see `run`)
 
     @property
     def changed(self) -> bool:
@@ -153,8 +155,11 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
 def run(driver: Driver, *, database: str, scope: Scope, actor: audit.Actor, dry_run: bool = False,
         batch: int = BATCH) -> RetentionReport:
     """Apply the rules on the scope's day: archive, then destroy, in batches; each batch is a transaction with its
-    audit event, and the run ends with one event of its counts. A dry run does the same work in transactions it
-    rolls back, so its counts are the run's, and writes nothing (no audit event either).
+    audit event, and the run ends with one event of its counts.
+
+    A dry run does the same work in one transaction it rolls back, so its counts are the run's, and writes nothing
+    (no audit event either). Above DRY_RUN_WHOLE records it rolls back each batch instead, to bound its memory:
+    a carer or address shared by records of two batches is then not counted (`exact` says which).
 
     Raises:
         neo4j.exceptions.Neo4jError, audit.AuditError: a batch failed; the batches before it stand (a run again
@@ -164,21 +169,24 @@ def run(driver: Driver, *, database: str, scope: Scope, actor: audit.Actor, dry_
     report = RetentionReport(as_of=scope.day, scope=scope.mode, dry_run=dry_run, run_id=str(uuid.uuid4()))
     with driver.session(database=database) as session:
         todo = session.execute_read(plan, scope=scope)
+        whole = dry_run and len(todo.archive) + len(todo.destroy) <= DRY_RUN_WHOLE
+        report.exact = whole or not dry_run
         archived: Counter[str] = Counter()
         destroyed: Counter[str] = Counter()
         removed: Counter[str] = Counter()
-        for rows in _chunks([{"id": k, "on": day, "reason": reason,
-                              "destroy_on": years_after(day, ARCHIVE_YEARS)}
-                             for k, (day, reason) in sorted(todo.archive.items())], batch):
-            ids = _in_transaction(session, dry_run, lambda tx, rows=rows: _archive(tx, rows, report, actor))
-            archived.update(r["reason"] for r in rows if r["id"] in ids)
-        for rows in _chunks([{"id": k, "rule": rule} for k, rule in sorted(todo.destroy.items())], batch):
-            done = _in_transaction(session, dry_run, lambda tx, rows=rows: _destroy(tx, rows, report, actor))
-            destroyed.update(r["rule"] for r in rows if r["id"] in done.ids)
-            removed.update(done.removed)
-            report.redacted += done.redacted
-        if dry_run:  # after the rolled-back destructions: their sole-use addresses were counted with them
-            removed["vacant_addresses"] += session.execute_read(destruction.vacant_addresses)
+        with _Writes(session, dry_run=dry_run, whole=whole) as write:
+            for rows in _chunks([{"id": k, "on": day, "reason": reason,
+                                  "destroy_on": years_after(day, ARCHIVE_YEARS)}
+                                 for k, (day, reason) in sorted(todo.archive.items())], batch):
+                ids = write(lambda tx, rows=rows: _archive(tx, rows, report, actor))
+                archived.update(r["reason"] for r in rows if r["id"] in ids)
+            for rows in _chunks([{"id": k, "rule": rule} for k, rule in sorted(todo.destroy.items())], batch):
+                done = write(lambda tx, rows=rows: _destroy(tx, rows, report, actor))
+                destroyed.update(r["rule"] for r in rows if r["id"] in done.ids)
+                removed.update(done.removed)
+                report.redacted += done.redacted
+            if dry_run:  # what the sweep below would take, after the destructions
+                removed["vacant_addresses"] += write(destruction.vacant_addresses)
         while not dry_run:  # in batches, until a batch finds fewer than it may take
             swept = session.execute_write(destruction.sweep_vacant_addresses, limit=batch * 10)
             removed["vacant_addresses"] += swept
@@ -194,15 +202,34 @@ def run(driver: Driver, *, database: str, scope: Scope, actor: audit.Actor, dry_
     return report
 
 
-def _in_transaction(session: Any, dry_run: bool, work: Any) -> Any:
-    """Run `work(tx)` in a write transaction: committed, or rolled back in a dry run."""
-    if not dry_run:
-        return session.execute_write(work)
-    with session.begin_transaction() as tx:
-        try:
-            return work(tx)
-        finally:
-            tx.rollback()
+class _Writes:
+    """Where a run's batches are written: each committed on its own; or, in a dry run, all in one transaction
+    rolled back at the end (`whole`), or each in its own rolled back."""
+
+    def __init__(self, session: Any, *, dry_run: bool, whole: bool) -> None:
+        self.session, self.dry_run, self.whole = session, dry_run, whole
+        self.tx: Any = None
+
+    def __enter__(self) -> _Writes:
+        if self.dry_run and self.whole:
+            self.tx = self.session.begin_transaction()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tx is not None:
+            self.tx.rollback()
+            self.tx.close()
+
+    def __call__(self, work: Any) -> Any:
+        if self.tx is not None:
+            return work(self.tx)
+        if not self.dry_run:
+            return self.session.execute_write(work)
+        with self.session.begin_transaction() as tx:
+            try:
+                return work(tx)
+            finally:
+                tx.rollback()
 
 
 def _archive(tx: ManagedTransaction, rows: list[dict[str, Any]], report: RetentionReport,

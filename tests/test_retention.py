@@ -246,13 +246,17 @@ def test_a_second_run_changes_nothing(loaded: Path, driver: Driver, neo4j_settin
 def test_a_dry_run_reports_the_runs_counts_and_changes_nothing(
         loaded: Path, driver: Driver, neo4j_settings: GraphSettings) -> None:
     db = neo4j_settings.database
+    # A carer of two records destroyed in different batches (batch=1) goes only when the second one does.
+    driver.execute_query("MATCH (a:Child {id: 'R-LEAP'}), (b:Child {id: 'R-LEFT'}) CREATE (k:Carer {id: 'K-BOTH'}) "
+                         "CREATE (k)-[:CARES_FOR {since: date('2014-04-04')}]->(a), "
+                         "(k)-[:CARES_FOR {since: date('2014-04-04')}]->(b)", database_=db)
     before = counts(driver, db)
-    dry = _retain(driver, db, DESTROY_DAY, dry_run=True)
+    dry = _retain(driver, db, DESTROY_DAY, dry_run=True, batch=1)
     assert counts(driver, db) == before  # audit events included: a dry run records nothing
-    real = _retain(driver, db, DESTROY_DAY)
-    assert (dry.archived, dry.destroyed, dry.removed) == (real.archived, real.destroyed, real.removed)
+    real = _retain(driver, db, DESTROY_DAY, batch=1)
+    assert (dry.archived, dry.destroyed, dry.removed, dry.exact) == (real.archived, real.destroyed, real.removed, True)
     assert dry.archived == {"age": 2, "death": 1, "left_england": 1}
-    assert dry.removed["carers"] == 1 and dry.removed["addresses"] == 3  # K-SOLE; ADDR-OLD, ADDR-L, ADDR-LEAP
+    assert dry.removed["carers"] == 2 and dry.removed["addresses"] == 3  # K-SOLE, K-BOTH; ADDR-OLD, -L, -LEAP
 
 
 def test_each_run_is_audited_with_its_counts_and_the_chain_verifies(
