@@ -180,8 +180,10 @@ def _bar() -> Progress:
     )
 
 
-def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Path | None, batch_size: int) -> LoadReport:
-    """Load a folder with a progress bar (rows/s) and print the summary."""
+def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Path | None, batch_size: int,
+             as_of: date | None = None) -> LoadReport:
+    """Load a folder with a progress bar (rows/s) and print the summary; in targeted mode the cohort is decided
+    on `as_of` (default today)."""
     with Progress(
         TextColumn("{task.description:<18}"),
         BarColumn(),
@@ -200,7 +202,7 @@ def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Pat
             bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} rows/s")
 
         report = load_dir(driver, folder, database=settings.database, rejects_path=rejects,
-                          batch_size=batch_size, progress=progress, scope=Scope.of(settings))
+                          batch_size=batch_size, progress=progress, scope=Scope.of(settings, as_of))
     targeted = report.scope.targeted
     mode = f" (targeted mode: children at risk now or within {report.scope.months} months)" if targeted else ""
     table = Table(title=f"Loaded {folder}{mode}")
@@ -234,7 +236,8 @@ def load(
     folder: Annotated[Path, typer.Argument(help="Folder of feed CSVs (see docs/feeds.md).")],
     rejects: Annotated[Path | None, typer.Option(help="Rejects file (default FOLDER/rejects.csv).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 5000,
-    as_of: Annotated[str | None, typer.Option(help="Date of the alert scan after the load (default today).")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        help="Date of the alert scan after the load, and of the targeted cohort (default today).")] = None,
     scan: Annotated[bool, typer.Option(help="Scan for alerts after the load (skip it when loading several "
                                             "folders in a row, then run 'contactpoint alerts scan').")] = True,
 ) -> None:
@@ -243,7 +246,7 @@ def load(
     settings = get_settings()
     with database(settings) as driver:
         try:
-            report = run_load(driver, settings, folder, rejects, batch_size)
+            report = run_load(driver, settings, folder, rejects, batch_size, day)
         except FeedError as exc:
             fail(str(exc))
         except OSError as exc:
@@ -282,8 +285,8 @@ def seed(
         generate(out=feeds, children=children, seed=seed, as_of=None, by_region=False)
     console.rule("Load")
     with database(settings) as driver:
-        run_load(driver, settings, feeds, None, 5000)
         as_of = date.fromisoformat(json.loads(manifest.read_text())["as_of"])
+        run_load(driver, settings, feeds, None, 5000, as_of)
         console.rule("Retention")
         console.print(f"Applying the retention rules as of {as_of.isoformat()}, the date the synthetic England was "
                       "made for.", highlight=False)
