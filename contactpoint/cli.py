@@ -21,11 +21,14 @@ from contactpoint.audit_cli import audit_app
 from contactpoint.bulk_cli import bulk_load
 from contactpoint.common import console, database, demo_users, fail
 from contactpoint.dashboard_cli import dashboard_app
+from contactpoint.decommission_cli import decommission
 from contactpoint.match_cli import match_app, print_run, run_matching
+from contactpoint.retention_cli import retention_app, run_retention
 from contactpoint.dashboard_cli import start as dashboard_start
 from contactpoint.dashboard_cli import stop as dashboard_stop
 from contactpoint.users_cli import users_app
 from graph import local, schema, users
+from graph.cohort import Scope
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
 from loaders.load import FeedError, LoadReport, load_dir
 
@@ -41,6 +44,8 @@ app.add_typer(dashboard_app, name="dashboard")
 app.command("bulk-load")(bulk_load)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(match_app, name="match")
+app.add_typer(retention_app, name="retention")
+app.command("decommission")(decommission)
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000
@@ -177,7 +182,8 @@ def _bar() -> Progress:
 
 def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Path | None, batch_size: int,
              as_of: date | None = None) -> LoadReport:
-    """Load a folder with a progress bar (rows/s) and print the summary (`as_of`: the day attendances alert as of)."""
+    """Load a folder with a progress bar (rows/s) and print the summary (`as_of`: the day attendances alert as of,
+    and in targeted mode the day the cohort is decided on; default today)."""
     with Progress(
         TextColumn("{task.description:<18}"),
         BarColumn(),
@@ -197,21 +203,31 @@ def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Pat
 
         report = load_dir(driver, folder, database=settings.database, rejects_path=rejects,
                           batch_size=batch_size, progress=progress, as_of=as_of,
-                          matcher=lambda: run_matching(driver, settings))
-    table = Table(title=f"Loaded {folder}")
-    for col in ("feed", "read", "loaded", "rejected", "seconds", "rows/s"):
+                          matcher=lambda: run_matching(driver, settings), scope=Scope.of(settings, as_of))
+    targeted = report.scope.targeted
+    mode = f" (targeted mode: children at risk now or within {report.scope.months} months)" if targeted else ""
+    table = Table(title=f"Loaded {folder}{mode}")
+    columns = ("feed", "read", "loaded", "rejected", *(("out of scope",) if targeted else ()), "seconds", "rows/s")
+    for col in columns:
         table.add_column(col, justify="left" if col == "feed" else "right")
     for r in report.results:
+        scoped = (f"{r.out_of_scope:,}",) if targeted else ()
         if r.error:
-            table.add_row(r.feed, "-", "-", "-", "-", f"[red]{r.error}[/]")
+            table.add_row(r.feed, "-", "-", "-", *("-" for _ in scoped), "-", f"[red]{r.error}[/]")
         else:
-            table.add_row(r.feed, f"{r.read:,}", f"{r.loaded:,}", f"{r.rejected:,}", f"{r.seconds:.1f}",
+            table.add_row(r.feed, f"{r.read:,}", f"{r.loaded:,}", f"{r.rejected:,}", *scoped, f"{r.seconds:.1f}",
                           f"{r.rows_per_second:,.0f}")
     console.print(table)
     if report.matching is not None:
         print_run(report.matching)
     if report.matching_error:
         console.print(f"[yellow]Matching did not run[/]: {report.matching_error}", highlight=False)
+    if targeted:
+        console.print(f"{report.out_of_scope:,} rows were about children outside the targeted cohort: counted, not "
+                      "stored.", highlight=False)
+    if report.readmitted:
+        console.print(f"[yellow]{report.readmitted:,} children destroyed when they left the targeted cohort were "
+                      "admitted again[/] (newly in scope; their old records are gone).", highlight=False)
     if report.missing:
         console.print(f"Not present (skipped): {', '.join(report.missing)}", style="dim")
     if report.rejected:
@@ -232,7 +248,8 @@ def load(
     rejects: Annotated[Path | None, typer.Option(help="Rejects file (default FOLDER/rejects.csv).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 5000,
     as_of: Annotated[str | None, typer.Option(help="Date alerts are raised as of: the emergency attendances' as "
-                                                   "they load, and the scan after the load (default today).")] = None,
+                                                   "they load, and the scan after the load; and the day the "
+                                                   "targeted cohort is decided on (default today).")] = None,
     scan: Annotated[bool, typer.Option(help="Scan for alerts after the load (skip it when loading several "
                                             "folders in a row, then run 'contactpoint alerts scan').")] = True,
 ) -> None:
@@ -282,6 +299,10 @@ def seed(
     as_of = date.fromisoformat(json.loads(manifest.read_text())["as_of"])
     with database(settings) as driver:
         run_load(driver, settings, feeds, None, 5000, as_of)
+        console.rule("Retention")
+        console.print(f"Applying the retention rules as of {as_of.isoformat()}, the date the synthetic England was "
+                      "made for.", highlight=False)
+        run_retention(driver, settings, as_of)
         console.rule("Alerts")
         console.print(f"Scanning for alerts as of {as_of.isoformat()}, the date the synthetic England was made for.")
         run_scan(driver, settings, as_of)
