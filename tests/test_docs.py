@@ -37,8 +37,8 @@ def _links(page: Path) -> list[str]:
 
 
 def _slug(heading: str) -> str:
-    """A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces to hyphens."""
-    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    """A heading's anchor as GitHub makes it: lower case, punctuation but underscores dropped, spaces to hyphens."""
+    text = re.sub(r"[`*]", "", heading.strip().lower())
     return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
 
 
