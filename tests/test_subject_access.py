@@ -83,7 +83,11 @@ def test_the_export_holds_every_section_and_who_looked(loaded: Path, api_client:
     looks = {(a["role"], a["authority"], a["action"], a["purpose"]) for a in got["accesses"]}
     assert ("practitioner", "Birmingham", "card", "school place") in looks
     assert ("safeguarding_lead", "Birmingham", "network", "strategy meeting") in looks
-    assert got["third_party_rules"] and got["corrections"] == [] and got["sources"] == []
+    assert got["third_party_rules"] and got["corrections"] == []
+    # the directory's own record of him (children.csv), as sent; the other sources' are in tests/identity
+    assert [(x["kind"], x["local_id"], x["given_name"], x["dob"]) for x in got["sources"]] == [
+        ("directory", "R-ADULT", "Reuben", "2008-06-01")]
+    assert got["identity"]["merged_ids"] == [] and got["flag_views"] == []
 
 
 def test_third_parties_are_handled_by_the_rules(loaded: Path, api_client: Any,
