@@ -25,6 +25,7 @@ from api.routes import children as children_routes
 from api.routes import flags as flag_routes
 from api.routes import involvements as involvement_routes
 from api.routes import identity as identity_routes
+from api.routes import records as record_routes
 from api.routes import users as user_routes
 from graph.audit import AuditWriter, Verifier
 from graph.config import GraphSettings, get_settings
@@ -171,6 +172,7 @@ def create_app(graph_settings: GraphSettings | None = None, api_settings: ApiSet
     app.include_router(children_routes.router)
     app.include_router(involvement_routes.router)
     app.include_router(flag_routes.router)
+    app.include_router(record_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(alert_routes.router)
     app.include_router(analytics_routes.router)

@@ -5,6 +5,8 @@ start, schema and indexes) and writes bench/results/national-<label>.json, with 
 and after (other work on the same cores slows every step). Usage:
 
     .venv/bin/python bench/national_bench.py --children 1000000 --home .neo4j/national-1m --port 7695
+    CP_SCOPE=targeted .venv/bin/python bench/national_bench.py --children 1000000 --home .neo4j/national-1m-targeted \
+        --port 7695 --label 1m-targeted        # targeted mode: only the children at risk (docs/scaling.md)
     .venv/bin/python bench/api_bench.py --label national-1m --home .neo4j/national-1m --port 7695
 
 The DBMS is stopped at the end (--leave-running keeps it up for the API benchmark).
@@ -71,9 +73,12 @@ def main() -> None:
         "machine_after": machine(),
         "neo4j": {"heap": args.heap, "pagecache": args.pagecache},
         "importer": {"heap": args.import_heap, "max_off_heap": args.import_memory, "threads": args.threads},
+        "scope": {"mode": settings.scope, "targeted_months": settings.targeted_months if settings.scope == "targeted"
+                  else None},
         "end_to_end_seconds": round(elapsed, 1),
         "report": report.as_dict(),
-        "command": f"bench/national_bench.py --children {args.children} --seed {args.seed} --home {args.home} "
+        "command": ("CP_SCOPE=targeted " if settings.scope == "targeted" else "")
+                   + f"bench/national_bench.py --children {args.children} --seed {args.seed} --home {args.home} "
                    f"--port {args.port} --heap {args.heap} --pagecache {args.pagecache}",
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

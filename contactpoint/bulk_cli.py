@@ -52,6 +52,9 @@ class BulkLoadReport:
     seed: int
     home: str
     bolt_uri: str
+    scope: str = "full"
+    targeted_months: int | None = None
+    out_of_scope: dict[str, int] = field(default_factory=dict)  # targeted mode: rows left out, per feed
     generate_seconds: float = 0.0
     generate_peak_rss_bytes: int = 0
     generated_again: bool = True
@@ -100,12 +103,14 @@ def run(
     """
     report_progress = progress or (lambda stage, done, total: None)
     began = time.monotonic()
-    report = BulkLoadReport(children, seed, str(settings.home), settings.bolt_uri)
+    targeted = settings.scope == "targeted"
+    report = BulkLoadReport(children, seed, str(settings.home), settings.bolt_uri, scope=settings.scope,
+                            targeted_months=settings.targeted_months if targeted else None)
     folder = csv_dir or settings.home / "bulk-csv"
     # Everything that can refuse does so before an hour of work.
     local.check_prerequisites(need_maven=False)
     bulk.check_target(settings, overwrite=overwrite)
-    reuse = _reusable(folder, children, seed, as_of)
+    reuse = _reusable(folder, children, seed, as_of, report.scope, report.targeted_months)
     _check_space(settings.home, folder, children, bool(reuse))
 
     if reuse:
@@ -115,8 +120,13 @@ def run(
     else:
         say(f"Generating {children:,} children (seed {seed}) region by region into {folder}")
         t = time.monotonic()
-        report.csv_rows, report.generate_peak_rss_bytes = _generate(folder, children, seed, as_of, report_progress)
+        report.csv_rows, report.generate_peak_rss_bytes = _generate(folder, children, seed, as_of, report_progress,
+                                                                    settings.scope, settings.targeted_months)
         report.generate_seconds = time.monotonic() - t
+    if targeted:
+        from loaders.bulk import read_manifest
+
+        report.out_of_scope = dict(read_manifest(folder).get("out_of_scope") or {})
     report.csv_bytes = sum(p.stat().st_size for p in folder.glob("*.csv"))
 
     say(f"Importing {report.csv_bytes / 1e9:.2f} GB of bulk files with neo4j-admin (log {settings.home / 'logs'})")
@@ -154,12 +164,14 @@ def run(
     return report
 
 
-def _reusable(folder: Path, children: int, seed: int, as_of: date) -> dict[str, int]:
-    """The rows of bulk files already written for exactly this England ({} if none are)."""
+def _reusable(folder: Path, children: int, seed: int, as_of: date, scope: str = "full",
+              months: int | None = None) -> dict[str, int]:
+    """The rows of bulk files already written for exactly this England and scope ({} if none are)."""
     from loaders.bulk import read_manifest
 
     made = read_manifest(folder)
-    wanted = {"children": children, "seed": seed, "as_of": as_of.isoformat(), "generator_version": GENERATOR_VERSION}
+    wanted = {"children": children, "seed": seed, "as_of": as_of.isoformat(), "generator_version": GENERATOR_VERSION,
+              "scope": scope, "targeted_months": months}
     complete = made and {g.file for g in bulk.GROUPS} <= set(made.get("rows", {}))  # written before a group was added
     return dict(made["rows"]) if complete and all(made.get(k) == v for k, v in wanted.items()) else {}
 
@@ -175,11 +187,13 @@ def _check_space(home: Path, folder: Path, children: int, reuse: bool) -> None:
                                 f"needed (bulk files and store), {free / 1e9:.0f} GB free at {probe}")
 
 
-def _generate(folder: Path, children: int, seed: int, as_of: date, progress: Reporter) -> tuple[dict[str, int], int]:
+def _generate(folder: Path, children: int, seed: int, as_of: date, progress: Reporter, scope: str = "full",
+              months: int = 12) -> tuple[dict[str, int], int]:
     """Write the bulk files in a process of its own, so its memory is returned before the importer runs."""
     ctx = multiprocessing.get_context("spawn")
     messages = ctx.Queue()
-    worker = ctx.Process(target=_generate_worker, args=(messages, str(folder), children, seed, as_of.isoformat()),
+    worker = ctx.Process(target=_generate_worker,
+                         args=(messages, str(folder), children, seed, as_of.isoformat(), scope, months),
                          name="bulk-generate", daemon=True)
     worker.start()
     try:
@@ -203,12 +217,15 @@ def _generate(folder: Path, children: int, seed: int, as_of: date, progress: Rep
             worker.join()
 
 
-def _generate_worker(messages: Any, folder: str, children: int, seed: int, as_of: str) -> None:
+def _generate_worker(messages: Any, folder: str, children: int, seed: int, as_of: str, scope: str = "full",
+                     months: int = 12) -> None:
+    from graph.cohort import Scope
     from loaders.bulk import write_bulk
 
     try:
         rows = write_bulk(Path(folder), children=children, seed=seed, as_of=date.fromisoformat(as_of),
-                          progress=lambda stage, done, total: messages.put(("progress", stage, done, total)))
+                          progress=lambda stage, done, total: messages.put(("progress", stage, done, total)),
+                          scope=Scope(scope, months))  # type: ignore[arg-type]
         messages.put(("done", rows, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
     except OSError as exc:
         messages.put(("error", f"cannot write the bulk files to {folder}: {exc.strerror or exc}"))
@@ -313,7 +330,8 @@ def bulk_load(
         settings = GraphSettings(
             user=base.user, password=base.password, database=base.database, dist=base.dist_root,
             home=(home or base.home).resolve(), bolt_port=bolt_port or base.bolt_port, heap=heap or base.heap,
-            pagecache=pagecache or base.pagecache, version=base.version)
+            pagecache=pagecache or base.pagecache, version=base.version, scope=base.scope,
+            targeted_months=base.targeted_months)
     except ValidationError as exc:
         fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     try:
@@ -362,6 +380,11 @@ def print_summary(report: BulkLoadReport) -> None:
     table.add_row("end to end", f"{report.total_seconds:,.0f} s", f"{report.total_seconds / 60:.1f} minutes")
     console.print(table)
     nodes, rels = sum(report.nodes.values()), sum(report.relationships.values())
+    if report.scope == "targeted":
+        console.print(f"Targeted mode (children at risk now or within {report.targeted_months} months): "
+                      f"{report.out_of_scope.get('children', 0):,} of {report.children:,} children, and "
+                      f"{sum(report.out_of_scope.values()):,} rows in all, were out of scope and not stored.",
+                      highlight=False)
     console.print(
         f"Graph: {nodes:,} nodes, {rels:,} relationships. Store {report.store_bytes / gb:.2f} GB "
         f"(+ {report.transaction_log_bytes / gb:.2f} GB transaction logs). Neo4j resident memory "

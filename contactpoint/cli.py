@@ -21,13 +21,16 @@ from contactpoint.audit_cli import audit_app
 from contactpoint.bulk_cli import bulk_load
 from contactpoint.common import console, database, demo_users, fail
 from contactpoint.dashboard_cli import dashboard_app
+from contactpoint.decommission_cli import decommission
 from contactpoint.load_view import print_report, progress_bar
-from contactpoint.match_cli import match_app, print_population, print_run, run_matching
+from contactpoint.match_cli import match_app, print_population, run_matching
+from contactpoint.retention_cli import retention_app, run_retention
 from contactpoint.dashboard_cli import start as dashboard_start
 from contactpoint.dashboard_cli import stop as dashboard_stop
 from contactpoint.ssd_cli import generate_ssd, import_app, run_import
 from contactpoint.users_cli import users_app
 from graph import local, schema, users
+from graph.cohort import Scope
 from graph.config import PROJECT_ROOT, GraphSettings, get_settings
 from loaders.load import FeedError, LoadReport, load_dir
 
@@ -45,6 +48,8 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(match_app, name="match")
 app.add_typer(import_app, name="import")
 app.command("generate-ssd")(generate_ssd)
+app.add_typer(retention_app, name="retention")
+app.command("decommission")(decommission)
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 DEMO_CHILDREN = 20_000
@@ -189,11 +194,12 @@ def _bar() -> Progress:
 
 def run_load(driver: Driver, settings: GraphSettings, folder: Path, rejects: Path | None, batch_size: int,
              as_of: date | None = None) -> LoadReport:
-    """Load a folder with a progress bar (rows/s) and print the summary (`as_of`: the day attendances alert as of)."""
+    """Load a folder with a progress bar (rows/s) and print the summary (`as_of`: the day attendances alert as of,
+    and in targeted mode the day the cohort is decided on; default today)."""
     with progress_bar() as progress:
         report = load_dir(driver, folder, database=settings.database, rejects_path=rejects,
                           batch_size=batch_size, progress=progress, as_of=as_of,
-                          matcher=lambda: run_matching(driver, settings))
+                          matcher=lambda: run_matching(driver, settings), scope=Scope.of(settings, as_of))
     print_report(report, f"Loaded {folder}")
     return report
 
@@ -204,7 +210,8 @@ def load(
     rejects: Annotated[Path | None, typer.Option(help="Rejects file (default FOLDER/rejects.csv).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Rows per transaction.")] = 5000,
     as_of: Annotated[str | None, typer.Option(help="Date alerts are raised as of: the emergency attendances' as "
-                                                   "they load, and the scan after the load (default today).")] = None,
+                                                   "they load, and the scan after the load; and the day the "
+                                                   "targeted cohort is decided on (default today).")] = None,
     scan: Annotated[bool, typer.Option(help="Scan for alerts after the load (skip it when loading several "
                                             "folders in a row, then run 'contactpoint alerts scan').")] = True,
 ) -> None:
@@ -268,6 +275,10 @@ def seed(
             known = feeds if identity == "directory" else _england(children, seed, "directory", None)
             generate_ssd(known, la=DEMO_SSD_LA, out=extract, seed=seed, whole=False)
         run_import(driver, settings, extract, DEMO_SSD_LA)
+        console.rule("Retention")
+        console.print(f"Applying the retention rules as of {as_of.isoformat()}, the date the synthetic England was "
+                      "made for.", highlight=False)
+        run_retention(driver, settings, as_of)
         console.rule("Alerts")
         console.print(f"Scanning for alerts as of {as_of.isoformat()}, the date the synthetic England was made for.")
         run_scan(driver, settings, as_of)

@@ -39,20 +39,29 @@ def progress_bar(width: int = 18) -> Iterator[Callable[[str, int, int], None]]:
 
 def print_report(report: LoadReport, title: str, missing_label: str = "Not present (skipped)") -> None:
     """The summary of a load: rows read, loaded and rejected per feed, the matching run, where the rejects are."""
-    table = Table(title=title)
-    for col in ("feed", "read", "loaded", "rejected", "seconds", "rows/s"):
+    targeted = report.scope.targeted
+    mode = f" (targeted mode: children at risk now or within {report.scope.months} months)" if targeted else ""
+    table = Table(title=f"{title}{mode}")
+    for col in ("feed", "read", "loaded", "rejected", *(("out of scope",) if targeted else ()), "seconds", "rows/s"):
         table.add_column(col, justify="left" if col == "feed" else "right")
     for r in report.results:
+        scoped = (f"{r.out_of_scope:,}",) if targeted else ()
         if r.error:
-            table.add_row(r.feed, "-", "-", "-", "-", f"[red]{r.error}[/]")
+            table.add_row(r.feed, "-", "-", "-", *("-" for _ in scoped), "-", f"[red]{r.error}[/]")
         else:
-            table.add_row(r.feed, f"{r.read:,}", f"{r.loaded:,}", f"{r.rejected:,}", f"{r.seconds:.1f}",
+            table.add_row(r.feed, f"{r.read:,}", f"{r.loaded:,}", f"{r.rejected:,}", *scoped, f"{r.seconds:.1f}",
                           f"{r.rows_per_second:,.0f}")
     console.print(table)
     if report.matching is not None:
         print_run(report.matching)
     if report.matching_error:
         console.print(f"[yellow]Matching did not run[/]: {report.matching_error}", highlight=False)
+    if targeted:
+        console.print(f"{report.out_of_scope:,} rows were about children outside the targeted cohort: counted, not "
+                      "stored.", highlight=False)
+    if report.readmitted:
+        console.print(f"[yellow]{report.readmitted:,} children destroyed when they left the targeted cohort were "
+                      "admitted again[/] (newly in scope; their old records are gone).", highlight=False)
     if report.missing:
         console.print(f"{missing_label}: {', '.join(report.missing)}", style="dim")
     if report.rejected:

@@ -79,8 +79,8 @@ class ApiClient:
         self.timeout = timeout
         self.transport = transport
 
-    def _send(self, method: str, path: str, *, purpose: str | None = None, **kwargs: Any) -> Any:
-        headers = {"Accept": "application/json"}
+    def _send(self, method: str, path: str, *, purpose: str | None = None, text: bool = False, **kwargs: Any) -> Any:
+        headers = {"Accept": "text/html" if text else "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         if purpose is not None:
@@ -93,7 +93,7 @@ class ApiClient:
         except httpx.HTTPError:
             raise ApiError(503, "Service Unavailable", UNREACHABLE) from None
         if response.is_success:
-            return response.json()
+            return response.text if text else response.json()
         raise _problem(response)
 
     def sign_in(self, username: str, password: str, otp: str) -> Token:
@@ -105,6 +105,11 @@ class ApiClient:
         """GET a JSON document; `purpose` goes in X-Purpose (child data needs one)."""
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "", [])}
         return self._send("GET", path, purpose=purpose, params=clean)
+
+    def get_text(self, path: str, *, purpose: str | None = None, params: dict[str, Any] | None = None) -> str:
+        """GET a document as text (the subject access export as HTML)."""
+        clean = {k: v for k, v in (params or {}).items() if v not in (None, "", [])}
+        return self._send("GET", path, purpose=purpose, params=clean, text=True)
 
     def post(self, path: str, *, purpose: str | None = None, json: dict[str, Any] | None = None) -> Any:
         """POST a JSON body."""

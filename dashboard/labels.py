@@ -33,6 +33,7 @@ ALERT_KINDS = {
     "emergency_attendance": "Emergency visit of a protected child",
     "flag_viewed": "Protection flag viewed in emergency care",
     "shield_merged": "Shielded record merged into another team's",
+    "correction_conflict": "A source disagrees with a correction",
 }
 COMPARISONS = {"given_name": "Given name", "family_name": "Family name", "dob": "Date of birth",
                "postcode": "Postcode", "sex_norm": "Sex", "identifiers": "NHS number / UPN"}

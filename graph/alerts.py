@@ -33,8 +33,9 @@ SCAN_KINDS = ("protected_move", "transfer_in_overdue", "no_school_roll", "no_gp"
               "emergency_attendance")
 # Break-glass alerts are raised by the override route; misuse alerts by the audit writer (graph/misuse.py);
 # flag_viewed by the emergency flag route (graph/flags.py); shield_merged by a merge of two records shielded by
-# different authorities (graph/identity/changes.py).
-KINDS = (*SCAN_KINDS, "break_glass", "misuse", "flag_viewed", "shield_merged")
+# different authorities (graph/identity/changes.py); correction conflicts by a children feed that sends a third
+# value for a corrected field (graph/corrections.py).
+KINDS = (*SCAN_KINDS, "break_glass", "misuse", "flag_viewed", "shield_merged", "correction_conflict")
 # Kinds about a user or a record decision rather than a child's situation: for the management team only.
 TEAM_KINDS = ("misuse", "shield_merged")
 LOOKBACK_DAYS = 365  # moves and emergency attendances count over the year before the scan date
@@ -277,20 +278,24 @@ def scan_children(tx: ManagedTransaction, *, ids: list[str], as_of: date, scan_i
 
 # -- the inbox ---------------------------------------------------------------------------------
 
-# Alerts addressed to the viewer's authority whose child the viewer may see in full: not hidden from
-# them, and no hidden member in its household (policy rules 1 and 3, as on the card). Misuse alerts,
-# about a user rather than a child, are for the management team only, and never about the viewer.
+# Alerts addressed to the viewer's authority whose child the viewer may see in full: a live record (an archived
+# child's alerts leave every inbox with it, graph/retention.py), not hidden from them, and no hidden member in its
+# household (policy rules 1 and 3, as on the card). Misuse alerts, about a user rather than a child, and
+# shield_merged alerts, about a record merged away (its id is a MergedChild now), are for the management team
+# only, and never about the viewer.
 _VISIBLE = f"""
 MATCH (a:Alert {{la_code: $viewer.la_code}})
 WHERE NOT a.kind IN $team_kinds OR ($viewer.role = 'la_admin' AND coalesce(a.user_id, '') <> $viewer.user_id)
 OPTIONAL MATCH (c:Child {{id: a.child_id}})
-WITH a, c WHERE c IS NULL OR NOT ({hidden('c')} OR size({kin('c')}) > 0)
+WITH a, c WHERE CASE WHEN a.child_id IS NULL THEN true WHEN c IS NULL THEN a.kind IN $team_kinds
+                     ELSE NOT ({hidden('c')} OR size({kin('c')}) > 0) END
 """
 _ITEM = """a {.id, .kind, .state, .child_id, .la_code, .raised_at, .as_of,
   .from_code, .from_name, .to_code, .to_name, .moved_on, .plans, .due, .age, .off_roll_since,
   .unregistered_since, .visits, .first_at, .last_at, .hospitals, .attended_at, .hospital, .user_id, .user_role,
   .user_la_code, .user_agency, .reason,
-  .request_id, .records, .window_minutes, .acknowledged_at, .acknowledged_by, .note, .closed_at, .closed_by,
+  .request_id, .records, .window_minutes, .field, .corrected_on, .acknowledged_at, .acknowledged_by, .note,
+  .closed_at, .closed_by,
   .close_note}"""
 INBOX = _VISIBLE + f"""
 WITH a ORDER BY a.raised_at DESC, a.id
@@ -333,6 +338,7 @@ DETAILS: dict[str, tuple[str, ...]] = {
     "emergency_attendance": ("attended_at", "hospital", "plans"),
     "flag_viewed": ("user_id", "user_role", "user_la_code", "user_agency", "plans", "request_id"),
     "shield_merged": ("to_code", "to_name", "reason"),
+    "correction_conflict": ("field", "corrected_on"),
 }
 _PLAN_NAMES = {"cp_plan": "a child protection plan", "looked_after": "looked after",
                "child_in_need": "a child in need plan"}
@@ -377,6 +383,9 @@ def summary(item: dict[str, Any]) -> str:
     if kind == "shield_merged":
         return (f"Record {item['child_id']}, which your team shielded, was found to be the same child as a record "
                 f"shielded by {item['to_name']}, and merged into it; that team now holds it: contact them.")
+    if kind == "correction_conflict":
+        return (f"The source now sends a different {item['field']} for child {item['child_id']} from the one your "
+                f"team corrected on {item['corrected_on']}; the correction stands until you keep or withdraw it.")
     return f"{kind} for child {item['child_id']}."
 
 

@@ -34,6 +34,10 @@ COHORTS = ("cp_plan", "looked_after", "child_in_need", "all")
 MANY_AGENCIES = 3  # "many agencies and no lead professional": three or more at once
 WINDOW_DAYS = 365
 
+# Prevalence counts archived records too, on the dates before they were archived (graph/retention.py): a child
+# who has since turned 18, died or left England was still a child of the authority on those dates.
+COUNTED = "Child|ArchivedChild"
+
 # The facts of child `c` and its patterns on each date of $dates (rows: c, d, la, cohorts, flags).
 _FLAGS = """
 WITH c, [(c)-[r:LIVED_AT|HELD_BY|HAS_PLAN|ENROLLED_AT|REGISTERED_WITH|ATTENDED|INVOLVED_WITH]-(x) |
@@ -65,7 +69,7 @@ WITH c, homes, held, plans, schools, gps, visits, works, in_england,
 UNWIND $dates AS d
 WITH c, d, homes, held, plans, schools, gps, visits, works, in_england, moves,
      duration.between(c.dob, d).years AS age, $visit_windows[toString(d)] AS span
-WHERE c.dob <= d AND age < 18
+WHERE c.dob <= d AND age < 18 AND (c.archived_on IS NULL OR d < c.archived_on) AND (c.died_on IS NULL OR d < c.died_on)
 WITH c, d, age, plans, schools, gps, works, in_england, size([v IN visits WHERE span[0] <= v < span[1]]) AS seen,
      [m IN moves WHERE m.on > d - duration({days: $window}) AND m.on <= d | m {.*, due: $due_by[toString(m.on)]}]
        AS recent,
@@ -89,13 +93,13 @@ WITH c, d, la, age,
 """
 _SUMS = ",\n       ".join(f"sum(CASE WHEN flags.{p} THEN 1 ELSE 0 END) AS {p}" for p in PATTERNS)
 PREVALENCE = f"""
-MATCH (c:Child) WHERE c.id >= $from_id AND ($to_id IS NULL OR c.id < $to_id)
+MATCH (c:{COUNTED}) WHERE c.id >= $from_id AND ($to_id IS NULL OR c.id < $to_id)
 {_FLAGS}
 UNWIND cohorts AS cohort
 RETURN d AS date, la, cohort, count(*) AS children,
        {_SUMS}
 """
-SPLIT_POINTS = "MATCH (c:Child) WITH c.id AS id ORDER BY id WITH collect(id) AS ids RETURN [n IN range(1, $parts - 1) | ids[n * size(ids) / $parts]] AS points"
+SPLIT_POINTS = f"MATCH (c:{COUNTED}) WITH c.id AS id ORDER BY id WITH collect(id) AS ids RETURN [n IN range(1, $parts - 1) | ids[n * size(ids) / $parts]] AS points"
 _SETS = ", ".join(f"p.{name} = r.{name}" for name in PATTERNS)
 STORE = f"""
 MATCH (old:PatternCount) WHERE old.date IN $dates DETACH DELETE old

@@ -51,6 +51,7 @@ RETURN CASE WHEN is_hidden THEN {restricted('c', 'holding')} ELSE c {{
   .dob, .gender, .nhs_number, .upn, .status,
   shielded: c.shielded,
   known_to: {known_to('c', 'ksrc')},
+  corrected: coalesce(c.corrected, []),
   holding_team: {team('holding')},
   details_withheld: size(kin) > 0 OR addr_withheld,
   address: CASE WHEN addr IS NULL THEN null WHEN addr_withheld THEN {{withheld: true}}

@@ -1,9 +1,10 @@
-"""Settings for the database package: where Neo4j is, and how the local one is run."""
+"""Settings for the database package: where Neo4j is, how the local one is run, and what the directory holds."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,11 @@ class GraphSettings(BaseSettings):
     heap: str = Field(default="1g", pattern=r"^\d+[kmgKMG]$")
     pagecache: str = Field(default="1g", pattern=r"^\d+[kmgKMG]$")
     version: str = NEO4J_VERSION
+
+    # What the directory holds (docs/privacy.md): every child ("full"), or only children known to be at risk
+    # ("targeted": a CP plan, looked after or child in need now or within the last `targeted_months` months).
+    scope: Literal["full", "targeted"] = Field(default="full", validation_alias=AliasChoices("CP_SCOPE"))
+    targeted_months: int = Field(default=12, ge=1, le=120, validation_alias=AliasChoices("CP_TARGETED_MONTHS"))
 
     @field_validator("home", "dist")
     @classmethod

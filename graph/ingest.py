@@ -8,6 +8,7 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
+from graph import corrections
 from graph.identity import intake
 from graph.identity import rows as identity_rows
 from graph.identity.rows import DIRECTORY, DIRECTORY_NAME
@@ -41,18 +42,28 @@ MERGE (p)-[:WORKS_FOR]->(a)
 RETURN collect(r.line) AS written
 """
 
-# A children.csv row is also the directory's own record of the child (source 'directory', keyed by child_id),
-# so person records from other sources can be matched to a child the directory already holds: written after
-# this upsert, for the rows it wrote (graph.identity.intake).
-UPSERT_CHILDREN = """
+# A child archived or destroyed under the retention rules is never made again from a row naming it (the loader
+# refuses such rows with the reason first: graph/admission.py; this guard holds for any other caller). A field
+# the management team corrected keeps the correction (graph/corrections.py records what the source sent). The
+# day a status changes is kept (the left-England rule dates from it when no home has ended). A children.csv row
+# is also the directory's own record of the child (source 'directory', keyed by child_id), so person records
+# from other sources can be matched to a child the directory already holds: written after this upsert, for the
+# rows it wrote (graph.identity.intake).
+_KEEP_CORRECTED = "CASE WHEN '{f}' IN fixed THEN c.{f} ELSE r.{f} END"
+UPSERT_CHILDREN = f"""
 UNWIND $rows AS r
-MATCH (la:LocalAuthority {code: r.la_code})
-MERGE (c:Child {id: r.child_id})
+MATCH (la:LocalAuthority {{code: r.la_code}})
+WHERE NOT EXISTS {{ MATCH (:ArchivedChild {{id: r.child_id}}) }} AND NOT EXISTS {{ MATCH (:DestroyedChild {{id: r.child_id}}) }}
+MERGE (c:Child {{id: r.child_id}})
   ON CREATE SET c.shielded = false
-SET c.given_name = r.given_name, c.family_name = r.family_name,
+WITH r, la, c, coalesce(c.corrected, []) AS fixed
+SET c.status_since = CASE WHEN c.status IS NOT NULL AND c.status <> r.status THEN date({{timezone: 'Europe/London'}})
+                          ELSE c.status_since END
+SET c.given_name = {_KEEP_CORRECTED.format(f='given_name')}, c.family_name = {_KEEP_CORRECTED.format(f='family_name')},
     c.former_names = r.former_names, c.former_names_text = r.former_names_text,
-    c.dob = r.dob, c.gender = r.gender, c.nhs_number = r.nhs_number, c.upn = r.upn,
-    c.la_child_id = r.la_child_id, c.status = r.status
+    c.dob = {_KEEP_CORRECTED.format(f='dob')}, c.gender = {_KEEP_CORRECTED.format(f='gender')},
+    c.nhs_number = {_KEEP_CORRECTED.format(f='nhs_number')}, c.upn = {_KEEP_CORRECTED.format(f='upn')},
+    c.la_child_id = r.la_child_id, c.status = r.status, c.died_on = r.died_on
 MERGE (c)-[:HELD_BY]->(la)
 RETURN collect(r.line) AS written
 """
@@ -300,9 +311,11 @@ def upsert(tx: ManagedTransaction, *, feed: str, rows: Sequence[dict[str, Any]])
         return intake.write(tx, rows=identity_rows.props(rows)[0])
     for statement in BEFORE_UPSERT.get(feed, ()):
         tx.run(statement, rows=rows).consume()
-    record = tx.run(UPSERTS[feed], rows=rows).single()
+    record = tx.run(UPSERTS[feed], rows=[{"died_on": None, **row} for row in rows] if feed == "children" else rows
+                    ).single()
     written = set(record["written"]) if record else set()
     if feed == "children":
+        corrections.record_sent(tx, rows=rows)
         intake.write(tx, rows=identity_rows.directory_rows([r for r in rows if r["line"] in written]), directory=True)
     return written
 

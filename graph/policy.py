@@ -33,10 +33,16 @@ def hidden(var: str) -> str:
     return _HIDDEN.format(c=var)
 
 
+# A record whose shield still protects its household: a live child, or one archived under the retention rules
+# (graph/retention.py). An archived record is out of every view, but turning 18 must not reveal the home it
+# shares with a younger sibling; the most restrictive rule wins.
+SHIELDING_RECORD = "Child|ArchivedChild"
+
+
 def protected_address(var: str) -> str:
     """Rule 3: true where a child hidden from this viewer currently lives at the address `var`."""
     return (
-        f"EXISTS {{ MATCH ({var})<-[pl:LIVED_AT WHERE pl.until IS NULL]-(ps:Child) "
+        f"EXISTS {{ MATCH ({var})<-[pl:LIVED_AT WHERE pl.until IS NULL]-(ps:{SHIELDING_RECORD}) "
         f"WHERE ps.shielded = true AND {hidden('ps')} }}"
     )
 
@@ -52,17 +58,17 @@ def protected_postcode(expr: str) -> str:
 
 def household(var: str) -> str:
     """Rule 3's household, whoever asks: the other shielded children sharing a current carer with `var`
-    (a CARES_FOR without `until`), or living at its address now.
+    (a CARES_FOR without `until`), or living at its address now (archived records included: SHIELDING_RECORD).
 
     The one definition of the household: `kin` (what a viewer's card, network and moves withhold) and
     the alert scan's addressees (graph/alerts.py) both start from it.
     """
     return (
         f"COLLECT {{ MATCH ({var})<-[hc1:CARES_FOR WHERE hc1.until IS NULL]-(:Carer)"
-        f"-[hc2:CARES_FOR WHERE hc2.until IS NULL]->(hs:Child) "
+        f"-[hc2:CARES_FOR WHERE hc2.until IS NULL]->(hs:{SHIELDING_RECORD}) "
         f"WHERE hs <> {var} AND hs.shielded = true RETURN hs "
         f"UNION MATCH ({var})-[hl1:LIVED_AT WHERE hl1.until IS NULL]->(:Address)"
-        f"<-[hl2:LIVED_AT WHERE hl2.until IS NULL]-(hs:Child) "
+        f"<-[hl2:LIVED_AT WHERE hl2.until IS NULL]-(hs:{SHIELDING_RECORD}) "
         f"WHERE hs <> {var} AND hs.shielded = true RETURN hs }}"
     )
 
@@ -82,6 +88,11 @@ def holding_authority(var: str) -> str:
         f"coalesce(COLLECT {{ MATCH ({var})-[:SHIELDED_BY]->(hsa:LocalAuthority) RETURN hsa }}[0], "
         f"COLLECT {{ MATCH ({var})-[:HELD_BY]->(hha:LocalAuthority) RETURN hha }}[0])"
     )
+
+
+def holds_record(var: str) -> str:
+    """True where the viewer is the management team of the authority holding record `var` (live or archived)."""
+    return f"($viewer.role = 'la_admin' AND {holding_authority(var)}.code = $viewer.la_code)"
 
 
 # The ids of everything linked to a set of hidden kin (`kin_var` is a list of Child nodes).
@@ -182,6 +193,10 @@ LEAD_PROFESSIONAL_ROLES = frozenset({Role.SAFEGUARDING_LEAD})
 # The matching review queue, merge and split: the authority's data team, and its management team (the only
 # one that sees its shielded children's pairs). docs/access.md says why.
 IDENTITY_ROLES = frozenset({Role.DATA_OFFICER, Role.LA_ADMIN})
+# Subject access (UK GDPR article 15) and rectification (article 16): the holding authority's management team,
+# on live and archived records alike (`holds_record`).
+SUBJECT_ACCESS_ROLES = frozenset({Role.LA_ADMIN})
+RECTIFY_ROLES = frozenset({Role.LA_ADMIN})
 
 
 # -- checks on what a statement returned ---------------------------------------------------------

@@ -160,6 +160,19 @@ MIGRATIONS: dict[int, tuple[str | Callable[[Driver, str], None], ...]] = {
         "CREATE INDEX audit_event_redaction_seq IF NOT EXISTS FOR (n:AuditEvent) ON (n.redaction_seq)",
         _rechain_audit,
     ),
+    # Retention (graph/retention.py): an archived record keeps its id unique under its new label, and is found by
+    # the day it is due for destruction; destroyed ids are kept as tombstones so a stale feed cannot revive them;
+    # the rules' starting points (deaths, children who left England); a child's alerts and corrections.
+    9: (
+        "CREATE CONSTRAINT archived_child_id IF NOT EXISTS FOR (n:ArchivedChild) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT destroyed_child_id IF NOT EXISTS FOR (n:DestroyedChild) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT destroyed_record_key IF NOT EXISTS FOR (n:DestroyedRecord) REQUIRE n.key IS UNIQUE",
+        "CREATE CONSTRAINT correction_id IF NOT EXISTS FOR (n:Correction) REQUIRE n.id IS UNIQUE",
+        "CREATE INDEX archived_child_destroy_on IF NOT EXISTS FOR (n:ArchivedChild) ON (n.destroy_on)",
+        "CREATE INDEX child_died_on IF NOT EXISTS FOR (n:Child) ON (n.died_on)",
+        "CREATE INDEX child_status IF NOT EXISTS FOR (n:Child) ON (n.status)",
+        "CREATE INDEX alert_child_id IF NOT EXISTS FOR (n:Alert) ON (n.child_id)",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -227,11 +240,12 @@ def status(driver: Driver, *, database: str) -> SchemaStatus:
         version, applied_at = session.execute_read(_current_version)
     counts, _, _ = driver.execute_query(GRAPH_COUNTS, database_=database, routing_=RoutingControl.READ)
     data = counts[0]["data"]
-    nodes = {n["label"]: n["count"] for n in data["nodes"] if n.get("label")}
+    # A label or type whose last member was deleted (a destroyed record's) stays a token with a count of 0: not content.
+    nodes = {n["label"]: n["count"] for n in data["nodes"] if n.get("label") and n["count"]}
     rels = {
         r["relationshipType"]: r["count"]
         for r in data["relationships"]
-        if r.get("relationshipType") and "startLabel" not in r and "endLabel" not in r
+        if r.get("relationshipType") and "startLabel" not in r and "endLabel" not in r and r["count"]
     }
     return SchemaStatus(
         version=version,

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from graph.bulk import GROUPS
+from graph.cohort import COHORT_PLANS, Scope
 from graph.identity import rows as identity_rows
 from graph.shielding import FEED_USER
 from loaders.csvout import CsvFiles, csv_lines
@@ -40,25 +41,32 @@ def write_bulk(
     seed: int,
     as_of: date = DEFAULT_AS_OF,
     progress: Progress | None = None,
+    scope: Scope | None = None,
 ) -> dict[str, int]:
     """Write every bulk file, then ``bulk-manifest.json``, into ``out_dir``; return rows per file.
 
     The England is the one ``generate --by-region`` writes as feeds for the same arguments, and the files
-    are byte-identical for the same arguments. Memory is bounded by the largest region.
+    are byte-identical for the same arguments. Memory is bounded by the largest region. In targeted mode
+    (``scope``) only the cohort's children are written, as the online loader would store them (`_Cohort`).
 
     Raises:
         ValueError: children below 1, or a negative seed.
     """
+    scope = Scope(scope.mode, scope.months, as_of) if scope is not None else Scope(as_of=as_of)
     parts = england(children, seed, as_of=as_of, by_region=True, progress=progress)
     return write_parts(out_dir, parts, {"generator_version": GENERATOR_VERSION, "seed": seed, "children": children,
-                                        "as_of": as_of.isoformat()})
+                                        "as_of": as_of.isoformat(), "scope": scope.mode,
+                                        "targeted_months": scope.months if scope.targeted else None},
+                       scope=scope)
 
 
-def write_parts(out_dir: Path, parts: Iterable[Part], about: dict[str, object]) -> dict[str, int]:
+def write_parts(out_dir: Path, parts: Iterable[Part], about: dict[str, object],
+                scope: Scope | None = None) -> dict[str, int]:
     """Write the bulk files of these parts' feed tables, then the manifest (``about`` and the rows per file).
 
     The tables are feed text as the generator writes it (or as a source sends it): each is turned into what
-    graph/ingest.py would write for it.
+    graph/ingest.py would write for it. In targeted mode the rows outside the cohort are left out and counted in
+    the manifest's ``out_of_scope``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -66,6 +74,7 @@ def write_parts(out_dir: Path, parts: Iterable[Part], about: dict[str, object]) 
     counts = {g.file: 0 for g in GROUPS}
     # The instants of the directory's records: the day the England is as of (so the files stay deterministic).
     received = f"{about.get('as_of', DEFAULT_AS_OF.isoformat())}T00:00:00Z"
+    dropped = {spec.name: 0 for spec in GENERATED}
     with CsvFiles(out, {g.file: g.file for g in GROUPS}) as files:
         for g in GROUPS:
             files.write(g.file, (",".join(g.header) + "\n").encode())
@@ -73,26 +82,70 @@ def write_parts(out_dir: Path, parts: Iterable[Part], about: dict[str, object]) 
             identity_rows.DIRECTORY, identity_rows.DIRECTORY, quote(np.array([identity_rows.DIRECTORY_NAME],
                                                                             dtype=object))[0], received)])
         for part in parts:
+            cohort = _Cohort(part, scope) if scope is not None and scope.targeted else None
+
+            def table(name: str, part: Part = part, cohort: _Cohort | None = cohort) -> Columns:
+                columns = cohort.take(name) if cohort is not None else part.tables.pop(name)()
+                if cohort is not None:
+                    columns, left_out = cohort.keep(name, columns)
+                    dropped[name] += left_out
+                return columns
+
             # Shielding first: a child's node carries the outcome of its decisions.
-            shielding = _last_decisions(part.tables.pop("shielding")())
+            shielding = _last_decisions(table("shielding"))
             for spec in GENERATED:
                 if spec.name == "shielding":
                     rows = {"shielded_by.csv": shielding["rows"]}
                 elif spec.name == "children":
-                    raw = part.tables.pop(spec.name)()
+                    raw = table(spec.name)
                     rows = {**_TRANSFORMS[spec.name](_quoted(spec.name, raw), shielding),
                             **_directory_records(raw, received)}
                 else:
-                    rows = _TRANSFORMS[spec.name](_quoted(spec.name, part.tables.pop(spec.name)()), shielding)
+                    rows = _TRANSFORMS[spec.name](_quoted(spec.name, table(spec.name)), shielding)
                 for file, cells in rows.items():
                     counts[file] += _append(files, file, cells)
                 if part.progress is not None:
                     part.progress(spec.filename, 1, 1)
-    manifest = {"format": FORMAT, **about, "rows": counts}
+    manifest = {"format": FORMAT, **about, "rows": counts,
+                **({"out_of_scope": dropped} if scope is not None and scope.targeted else {})}
     tmp = out / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out / MANIFEST)
     return counts
+
+
+class _Cohort:
+    """One part's targeted cohort, as the online loader decides it (graph/cohort.py, loaders/cohort.py): the children
+    with a cohort plan on the day or within the months before it, and the addresses they live or lived at."""
+
+    def __init__(self, part: Part, scope: Scope) -> None:
+        self.part, self.ready = part, {}
+        plans = self.take("plans")
+        kind, since = np.asarray(plans["kind"], dtype=object), np.asarray(plans["since"], dtype=object)
+        until = np.asarray(plans["until"], dtype=object)
+        day, cutoff = scope.day.isoformat(), scope.cutoff.isoformat()  # ISO dates compare as text
+        held = [k in COHORT_PLANS and s <= day and (u == "" or u >= cutoff)
+                for k, s, u in zip(kind.tolist(), since.tolist(), until.tolist())]
+        self.children = set(np.asarray(plans["child_id"], dtype=object)[np.asarray(held, dtype=bool)].tolist())
+        homes = self.take("residences")
+        self.addresses = {a for c, a in zip(np.asarray(homes["child_id"], dtype=object).tolist(),
+                                            np.asarray(homes["address_id"], dtype=object).tolist())
+                          if c in self.children}
+
+    def take(self, name: str) -> Columns:
+        """A feed's table, built once (the plans and residences are needed before their turn)."""
+        if name not in self.ready:
+            self.ready[name] = self.part.tables.pop(name)()
+        return self.ready[name]
+
+    def keep(self, name: str, columns: Columns) -> tuple[Columns, int]:
+        """The rows of a table in scope, and how many were left out (feeds naming no child are kept whole)."""
+        self.ready.pop(name, None)
+        key, allowed = ("address_id", self.addresses) if name == "addresses" else ("child_id", self.children)
+        if key not in columns:
+            return columns, 0
+        mask = np.array([v in allowed for v in np.asarray(columns[key], dtype=object).tolist()], dtype=bool)
+        return {k: np.asarray(v, dtype=object)[mask] for k, v in columns.items()}, int(len(mask) - mask.sum())
 
 
 def read_manifest(out_dir: Path) -> dict[str, object]:

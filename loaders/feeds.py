@@ -153,11 +153,14 @@ class ChildRow(Feed):
     la_child_id: Id | None = None
     status: Literal[CHILD_STATUSES] = "active"  # type: ignore[valid-type]
     la_code: LaCode
+    died_on: PastDate | None = None  # the retention rules archive the record (docs/privacy.md)
 
     @model_validator(mode="after")
     def _age(self) -> ChildRow:
         if (uk_today() - self.dob).days > 366 * 26:
             raise ValueError("dob makes the child older than 25")
+        if self.died_on is not None and self.died_on < self.dob:
+            raise ValueError("died_on is before dob")
         return self
 
 

@@ -23,7 +23,8 @@ from loaders.synth.fmt import ids as serial_ids
 
 # Fixed, so a seed gives the same files whatever today's date is.
 DEFAULT_AS_OF = date(2026, 10, 31)
-GENERATOR_VERSION = "1.2.0"  # 1.1: carers have periods (since, until); 1.2: attendance times are UTC instants with Z
+GENERATOR_VERSION = "1.3.0"  # 1.1: carers have periods (since, until); 1.2: attendance times are UTC instants with Z;
+# 1.3: children have a died_on column (left blank: deaths are not simulated)
 MANIFEST = "manifest.json"
 
 Progress = Callable[[str, int, int], None]
@@ -442,6 +443,7 @@ def _children(pop: people.Population, plans: casework.Plans, reception: np.ndarr
         "la_child_id": la_child,
         "status": people.STATUSES[status],
         "la_code": geo.codes[child_la],
+        "died_on": np.full(n, "", dtype=object),
     }
 
 

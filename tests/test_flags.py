@@ -178,7 +178,7 @@ def test_a_lookup_states_its_purpose(world: date, api_client: Any, demo_tokens: 
 
 # The routes an emergency-department clinician may use; every other one of the API refuses them.
 ED_ROUTES = {("get", "/flags"), ("get", "/auth/me"), ("get", "/health"), ("get", "/ready"), ("post", "/auth/token")}
-PATH_VALUES = {"child_id": "F1", "alert_id": str(uuid.uuid4()), "case": "c0ffee",
+PATH_VALUES = {"child_id": "F1", "alert_id": str(uuid.uuid4()), "case": "c0ffee", "correction_id": str(uuid.uuid4()),
                "review_id": str(uuid.uuid4())}
 
 

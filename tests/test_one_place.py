@@ -103,6 +103,7 @@ PAGE_ROUTES = {
     "search": policy.SEARCH_ROLES, "card": policy.CARD_ROLES, "network": policy.NETWORK_ROLES,
     "moves": policy.NETWORK_ROLES, "accesses": policy.ACCESS_LOG_ROLES, "alerts": policy.ALERT_ROLES,
     "shielding": policy.SHIELD_ROLES, "users": policy.USER_ADMIN_ROLES, "audit": policy.AUDIT_ROLES,
+    "subject_access": policy.SUBJECT_ACCESS_ROLES, "corrections": policy.RECTIFY_ROLES,
     "verify": policy.AUDIT_ROLES, "patterns": policy.ANALYTICS_ROLES, "cases": policy.ANALYTICS_ROLES,
     "measures": policy.ANALYTICS_ROLES, "flag": policy.FLAG_ROLES,
     "measures": policy.ANALYTICS_ROLES, "matching": policy.IDENTITY_ROLES, "records": policy.IDENTITY_ROLES,

@@ -7,8 +7,9 @@ path, runs the alert scan and the pattern counts, and then asks every route that
 demo user of each of the seven roles (of Birmingham or Leeds, drawn per example; the data team is refused them
 all; the refusals are asked as every user): search, card, network, moves, accesses, break-glass, shielding,
 the alerts inbox and the single-alert routes, reviewer analytics, the audit trail, the emergency flag,
-self-recorded involvements and the choice of lead professional. Every value that can be withheld is a unique
-token, so a plain text search of each response is exact:
+self-recorded involvements, the choice of lead professional, and the subject-access export and corrections
+(the holding authority's team only). Every value that can be withheld is a unique token, so a plain text
+search of each response is exact:
 
 - a shielded member's address, postcode, coordinates, carers, school, GP, practitioners, agencies and
   emergency department never reach anyone it is hidden from (rules 1 and 3; all members share a carer,
@@ -52,6 +53,11 @@ settings.register_profile("ci", max_examples=200, derandomize=True, print_blob=T
 settings.register_profile("nightly", max_examples=2000, print_blob=True)
 PROFILE = os.environ.get("CP_HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 
+# The data subject's rights (subject access and rectification): the holding authority's management team only.
+RIGHTS = frozenset({
+    "GET /children/{child_id}/subject-access", "POST /children/{child_id}/corrections",
+    "GET /children/{child_id}/corrections", "DELETE /children/{child_id}/corrections/{correction_id}",
+})
 # Every route of the API, by method and path: the ones this test asks (each can carry child data) ...
 COVERED = frozenset({
     "GET /children/search", "GET /children/{child_id}", "GET /children/{child_id}/network",
@@ -61,7 +67,7 @@ COVERED = frozenset({
     "GET /analytics/prevalence", "GET /analytics/trend", "GET /analytics/cases", "GET /analytics/cases/{case}",
     "GET /analytics/network", "GET /audit", "GET /audit/verify", "POST /audit/verify", "GET /flags",
     "POST /children/{child_id}/involvements", "POST /children/{child_id}/involvements/end",
-    "PUT /children/{child_id}/lead",
+    "PUT /children/{child_id}/lead", *RIGHTS,
 })
 # ... the matching review queue and its decisions, which need pairs of person records to show anything: this file
 # shows every other role refused them; tests/identity/test_review_api.py shows, per role and authority, that a
@@ -368,7 +374,8 @@ MAY = {
     "practitioner": _CHILD_READS | _INVOLVEMENTS,
     "safeguarding_lead": _LEAD_READS | _ALERT_CHANGES | _INVOLVEMENTS | {"POST /children/{child_id}/override",
                                                                           "PUT /children/{child_id}/lead"},
-    "la_admin": _LEAD_READS | _ALERT_CHANGES | {"POST /children/{child_id}/shield", "DELETE /children/{child_id}/shield"},
+    "la_admin": _LEAD_READS | _ALERT_CHANGES | RIGHTS | {"POST /children/{child_id}/shield",
+                                                         "DELETE /children/{child_id}/shield"},
     "reviewer": {"GET /analytics/prevalence", "GET /analytics/trend", "GET /analytics/cases",
                  "GET /analytics/cases/{case}", "GET /analytics/network"},
     "auditor": {"GET /audit", "GET /audit/verify", "POST /audit/verify"},
@@ -522,6 +529,38 @@ def _involvements(h: Household) -> list[tuple[Ask, int]]:
     return out
 
 
+def _rights(client: Any, tokens: dict[str, dict[str, str]], h: Household) -> list[Answer]:
+    """Each management team exports the first member's record and corrects its given name, lists the corrections
+    and withdraws the correction (so the name is as before): the holding team alone may (200, 201), the other is
+    refused every step (403). The export carries the member's own sensitive services, marked for review (a
+    subject's own data), and nothing of a household member hidden from the team."""
+    m = h.members[0]
+    holder = m.shielded_by or h.home
+    out: list[Answer] = []
+    for viewer in (v for v in VIEWERS if _role(v) == "la_admin"):
+        held = _city(viewer) == holder
+        own = frozenset(m.sensitive - {v for x in h.members if x is not m and _hidden(viewer, x) for v in x.values})
+        base = f"/children/{m.child_id}"
+        steps = [Ask(viewer, "GET /children/{child_id}/subject-access", f"{base}/subject-access",
+                     {"format": "html" if held else "json"}, allowed=own),
+                 Ask(viewer, "POST /children/{child_id}/corrections", f"{base}/corrections",
+                     body={"field": "given_name", "value": "Corrected", "reason": "property test correction"}),
+                 Ask(viewer, "GET /children/{child_id}/corrections", f"{base}/corrections")]
+        answers = _run(client, tokens, None, steps)
+        made = answers[1].json().get("correction_id") if answers[1].status == 201 else None
+        withdraw = Ask(viewer, "DELETE /children/{child_id}/corrections/{correction_id}",
+                       f"{base}/corrections/{made or '00000000-0000-4000-8000-000000000000'}",
+                       body={"reason": "property test withdrawal"})
+        answers += _run(client, tokens, None, [withdraw])
+        expected = [200, 201, 200, 200] if held else [403] * 4
+        got = [a.status for a in answers]
+        assert got == expected, f"{viewer} on {m.child_id} (held by {holder}): {got}, expected {expected}"
+        if held:  # the export is the whole record, and the correction was on top of what the source sent
+            assert m.given in answers[0].text and "Corrected" in answers[2].text
+        out += answers
+    return out
+
+
 def _trail(h: Household) -> list[Ask]:
     """Auditors read the trail this example wrote: everything, each member's, and the chain's check."""
     asks = []
@@ -613,6 +652,7 @@ def test_each_role_is_refused_the_routes_it_may_not_use(
     paths = {route: route.split(" ", 1)[1].replace("{child_id}", m.child_id)
              .replace("{alert_id}", "00000000-0000-4000-8000-000000000000")
              .replace("{review_id}", "00000000-0000-4000-8000-000000000000")
+             .replace("{correction_id}", "00000000-0000-4000-8000-000000000000")
              .replace("{case}", pseudonym(KEY, "child", m.child_id)) for route in routes}
     params = {"GET /children/search": {"family_name": m.family, "gender": "female"},
               **{r: {"la_code": BIRMINGHAM} for r in COVERED if r.startswith("GET /analytics/")}}
@@ -677,11 +717,13 @@ def test_withheld_values_never_reach_a_viewer_who_may_not_see_them(
     for (ask, status), answer in zip(involvements, involved):
         assert answer.status == status, f"{ask.viewer} {ask.route} {ask.path}: {answer.status}, expected {status}"
 
+    rights = _rights(client, tokens, h)
+
     trail = _run(client, tokens, pool, _trail(h))
     client.app.state.verifier.wait(60)  # the verification the trail's asks started, before the next example wipes
     assert all(a.status == (202 if a.ask.route.startswith("POST") else 200) for a in trail), [
         a for a in trail if a.status not in (200, 202)]
 
-    answers = asked + reads + overrides + changes + inbox + involved + trail
+    answers = asked + reads + overrides + changes + inbox + involved + rights + trail
     _check(answers, h)
     assert {a.ask.route for a in answers} == COVERED, "every covered route is asked in every example"

@@ -70,7 +70,7 @@ RETURN DISTINCT a.key AS a, b.key AS b
 CHILDREN_OF_RECORDS = """
 UNWIND $keys AS k
 MATCH (x:SourceRecord {key: k})
-OPTIONAL MATCH (x)-[:IDENTIFIES]->(c:Child)
+OPTIONAL MATCH (x)-[:IDENTIFIES]->(c:Child|ArchivedChild)
 RETURN k AS key, c.id AS child_id
 """
 
@@ -120,8 +120,9 @@ UNWIND $keys AS k
 MATCH (x:SourceRecord {key: k})
 SET x.match_state = 'matched', x.match_run = $run
 """
-# A child's chosen values (PRECEDENCE, per field), every name its records know it by, and a holding authority
-# from its records' sources when it has none.
+# A child's chosen values (PRECEDENCE, per field; a field the management team corrected keeps the correction,
+# graph/corrections.py), every name its records know it by, and a holding authority from its records' sources
+# when it has none.
 REFRESH_CHILDREN = f"""
 UNWIND $ids AS id
 MATCH (c:Child {{id: id}})
@@ -134,14 +135,20 @@ CALL (c) {{
 WITH c, recs WHERE size(recs) > 0
 WITH c, recs, [n IN [x IN recs | trim(coalesce(x.given_name, '') + ' ' + coalesce(x.family_name, ''))]
                    + reduce(o = [], x IN recs | o + coalesce(x.other_names, [])) WHERE n <> ''] AS names
-WITH c, recs, reduce(k = [], n IN names | CASE WHEN toLower(n) IN [m IN k | toLower(m)] THEN k ELSE k + n END) AS known
-SET c.given_name = [x IN recs WHERE x.given_name IS NOT NULL | x.given_name][0],
-    c.family_name = [x IN recs WHERE x.family_name IS NOT NULL | x.family_name][0],
-    c.dob = [x IN recs WHERE x.dob IS NOT NULL | x.dob][0],
-    c.gender = coalesce([x IN recs WHERE x.sex IS NOT NULL | x.sex][0], 'not_known'),
-    c.nhs_number = [x IN recs WHERE x.nhs_number IS NOT NULL AND (x.kind = '{DIRECTORY}' OR x.nhs_number_valid)
-                    | x.nhs_number][0],
-    c.upn = [x IN recs WHERE x.upn IS NOT NULL AND (x.kind = '{DIRECTORY}' OR x.upn_valid) | x.upn][0],
+WITH c, recs, reduce(k = [], n IN names | CASE WHEN toLower(n) IN [m IN k | toLower(m)] THEN k ELSE k + n END) AS known,
+     coalesce(c.corrected, []) AS fixed
+SET c.given_name = CASE WHEN 'given_name' IN fixed THEN c.given_name
+                        ELSE [x IN recs WHERE x.given_name IS NOT NULL | x.given_name][0] END,
+    c.family_name = CASE WHEN 'family_name' IN fixed THEN c.family_name
+                         ELSE [x IN recs WHERE x.family_name IS NOT NULL | x.family_name][0] END,
+    c.dob = CASE WHEN 'dob' IN fixed THEN c.dob ELSE [x IN recs WHERE x.dob IS NOT NULL | x.dob][0] END,
+    c.gender = CASE WHEN 'gender' IN fixed THEN c.gender
+                    ELSE coalesce([x IN recs WHERE x.sex IS NOT NULL | x.sex][0], 'not_known') END,
+    c.nhs_number = CASE WHEN 'nhs_number' IN fixed THEN c.nhs_number
+                        ELSE [x IN recs WHERE x.nhs_number IS NOT NULL
+                              AND (x.kind = '{DIRECTORY}' OR x.nhs_number_valid) | x.nhs_number][0] END,
+    c.upn = CASE WHEN 'upn' IN fixed THEN c.upn
+                 ELSE [x IN recs WHERE x.upn IS NOT NULL AND (x.kind = '{DIRECTORY}' OR x.upn_valid) | x.upn][0] END,
     c.known_names = known,
     c.known_names_text = substring(reduce(t = '', n IN known | t + ' ' + n), 1)
 WITH c, [x IN recs WHERE x.la_code IS NOT NULL | x.la_code][0] AS la_code
@@ -241,7 +248,8 @@ def not_same_pairs(tx: ManagedTransaction, *, keys: Sequence[str], slice_size: i
 
 
 def children_of_records(tx: ManagedTransaction, *, keys: Sequence[str]) -> dict[str, str | None]:
-    """The child each record identifies now (None: the record is not matched yet); unknown records are absent."""
+    """The child each record identifies now, live or archived (None: the record is not matched yet; an archived
+    child's rows are refused with the reason by graph/admission.py); unknown records are absent."""
     return {r["key"]: r["child_id"] for r in tx.run(CHILDREN_OF_RECORDS, keys=list(keys))}
 
 

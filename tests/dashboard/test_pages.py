@@ -196,6 +196,34 @@ def test_admin_shields_and_unshields(auth: dict[str, Any]) -> None:
     assert "no longer shielded" in at.success[0].value
 
 
+def test_admin_exports_what_is_held_about_a_child(auth: dict[str, Any]) -> None:
+    at = apptest.page("subject_access", auth["la_admin"], **child("C1", "subject access request SAR-7"))
+    apptest.by_label(at.radio, "Format").set_value("json").run()
+    next(b for b in at.button if b.label == "Prepare the export").click().run()
+    text = apptest.texts(at)
+    assert "Amara Bello" in text and "looks at the record" in text and not at.error
+    assert at.get("download_button")
+    apptest.by_label(at.radio, "Format").set_value("html").run()
+    next(b for b in at.button if b.label == "Prepare the export").click().run()
+    assert "readable document is ready" in apptest.texts(at) and at.get("download_button")
+
+
+def test_admin_corrects_a_field_and_practitioners_see_it(auth: dict[str, Any]) -> None:
+    at = apptest.page("corrections", auth["la_admin"], **child("C2", "rectification request"))
+    assert "No corrections of this record" in apptest.texts(at)
+    apptest.by_label(at.selectbox, "Field").set_value("given_name")
+    apptest.by_label(at.text_input, "Corrected value").input("Kwabena")
+    apptest.by_label(at.text_area, "Reason (recorded)").input("Birth certificate seen by the team")
+    next(b for b in at.button if b.label == "Correct the record").click().run()
+    assert "corrected to Kwabena" in at.success[0].value
+    card = apptest.texts(apptest.page("card", auth["practitioner"], **child("C2", "after the correction")))
+    assert "Kwabena" in card
+    apptest.by_label(at.text_input, "Reason (recorded)").input("Entered against the wrong child")
+    next(b for b in at.button if b.label == "Withdraw").click().run()
+    assert "was withdrawn" in at.success[0].value
+    assert "Kwabena" not in apptest.texts(apptest.page("card", auth["practitioner"], **child("C2", "after withdrawal")))
+
+
 def test_admin_lists_only_their_authoritys_users(auth: dict[str, Any]) -> None:
     text = apptest.texts(apptest.page("users", auth["la_admin"]))
     assert "practitioner.birmingham" in text and "dash.signin" in text
