@@ -110,6 +110,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         ONE_VISIT_PER_INSTANT,
         ALERTS_TO_UTC,
     ),
+    # A child's alerts, for the lead's chronology (graph/chronology.py) and the inbox triage (graph/triage.py).
+    7: (
+        "CREATE INDEX alert_child_id IF NOT EXISTS FOR (n:Alert) ON (n.child_id)",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

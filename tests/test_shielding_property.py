@@ -3,9 +3,9 @@
 Hypothesis builds random households (shared and own carers, addresses, schools, GPs, practitioners,
 sensitive services with and without consent, one or more shielded members held by Birmingham or Leeds),
 writes them through the real ingestion path, and asks the API everything each role may ask about every
-member: cards, networks, moves, searches and, after an alert scan (every member is on a CP plan and has
-been to its own emergency department three times), the alert inbox. Every withheld value is a unique
-token, so a plain text search of each response is exact.
+member: cards, networks, moves, chronologies (and their export), searches and, after an alert scan (every
+member is on a CP plan and has been to its own emergency department three times), the alert inbox, listed
+and triaged. Every withheld value is a unique token, so a plain text search of each response is exact.
 """
 
 from __future__ import annotations
@@ -154,12 +154,15 @@ def _responses(client: Any, headers: dict[str, str], viewer: str, members: list[
         if role != "practitioner":
             out.append(client.get(f"/children/{m.child_id}/network", headers=h, params={"depth": 2}).text)
             out.append(client.get(f"/children/{m.child_id}/moves", headers=h).text)
+            out.append(client.get(f"/children/{m.child_id}/chronology", headers=h).text)
+            out.append(client.get(f"/children/{m.child_id}/chronology", headers=h, params={"format": "html"}).text)
         out.append(client.get("/children/search", headers=h,
                               params={"given_name": m.given, "family_name": m.family}).text)
         out.append(client.get("/children/search", headers=h,
                               params={"family_name": m.family, "dob": m.dob.isoformat()}).text)
     if role in ("safeguarding_lead", "la_admin"):
         out.append(client.get("/alerts", headers=h, params={"limit": 200}).text)
+        out.append(client.get("/alerts/triage", headers=h, params={"limit": 100}).text)
     for postcode in sorted(postcodes):
         found = client.get("/children/search", headers=h, params={"family_name": members[0].family,
                                                                    "postcode": postcode})
