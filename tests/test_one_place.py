@@ -99,7 +99,8 @@ def test_the_dashboards_roles_are_the_apis() -> None:
 # The API routes behind each dashboard page: the page is for exactly the roles those routes admit.
 PAGE_ROUTES = {
     "search": policy.SEARCH_ROLES, "card": policy.CARD_ROLES, "network": policy.NETWORK_ROLES,
-    "moves": policy.NETWORK_ROLES, "accesses": policy.ACCESS_LOG_ROLES, "alerts": policy.ALERT_ROLES,
+    "chronology": policy.CHRONOLOGY_ROLES, "moves": policy.NETWORK_ROLES, "accesses": policy.ACCESS_LOG_ROLES,
+    "alerts": policy.ALERT_ROLES,
     "shielding": policy.SHIELD_ROLES, "users": policy.USER_ADMIN_ROLES, "audit": policy.AUDIT_ROLES,
     "verify": policy.AUDIT_ROLES, "patterns": policy.ANALYTICS_ROLES, "cases": policy.ANALYTICS_ROLES,
     "measures": policy.ANALYTICS_ROLES,
