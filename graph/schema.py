@@ -137,6 +137,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX match_model_stored_at IF NOT EXISTS FOR (n:MatchModel) ON (n.stored_at)",
         "CREATE FULLTEXT INDEX child_known_names IF NOT EXISTS FOR (n:Child) ON EACH [n.known_names_text]",
     ),
+    # A child's alerts, for the lead's chronology (graph/chronology.py) and the inbox triage (graph/triage.py).
+    8: (
+        "CREATE INDEX alert_child_id IF NOT EXISTS FOR (n:Alert) ON (n.child_id)",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
