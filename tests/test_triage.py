@@ -107,6 +107,8 @@ def test_every_point_is_explained(world: None, api_client: Any, demo_tokens: Any
     # Each of X1's visits while on its Leeds CP plan alerted Leeds (not Birmingham): one signal here, not three.
     assert lines["protected_emergency"]["points"] == triage.PROTECTED_EMERGENCY_POINTS
     assert lines["protected_emergency"]["why"].endswith("(told to another authority)")
+    assert lines["compound"]["points"] == 6 * triage.COMPOUND_POINTS  # seven signals
+    assert x1["score"] == 40  # docs/alerts.md's worked example, line by line
     assert lines["authorities"]["why"] == ("Lived in 4 authorities in the 12 months: Leeds, Manchester, Sheffield, "
                                            "Birmingham")
     assert lines["authorities"]["points"] == 3 * triage.AUTHORITY_POINTS

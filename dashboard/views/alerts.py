@@ -95,8 +95,13 @@ def _group(group: dict[str, Any], purpose: str) -> None:
     child, alerts = group.get("child"), group["alerts"]
     with st.container(border=True, key=f"group-{group['rank']}"):
         kinds = ", ".join(sorted({labels.ALERT_KINDS.get(a["kind"], a["kind"]) for a in alerts}))
-        who = (f"{child['given_name']} {child['family_name']}** · born {labels.day(child['dob'])} · "
-               f"ID `{child['id']}`" if child else "A user of your authority**")
+        if child:
+            who = (f"{child['given_name']} {child['family_name']}** · born {labels.day(child['dob'])} · "
+                   f"ID `{child['id']}`")
+        elif group["subject"].startswith("user:"):
+            who = "A user of your authority**"
+        else:  # a record no longer in the directory under this id (merged into another team's shielded record)
+            who = f"Record `{group['subject']}`**"
         st.markdown(f"**{group['rank']}. {who} · score **{group['score']}**  \n{len(alerts)} "
                     f"{'alert' if len(alerts) == 1 else 'alerts'}: {kinds}")
         st.markdown("\n".join(f"- **+{r['points']}** {r['why']}" for r in group["reasons"])
