@@ -178,7 +178,7 @@ def test_a_lookup_states_its_purpose(world: date, api_client: Any, demo_tokens: 
 
 # The routes an emergency-department clinician may use; every other one of the API refuses them.
 ED_ROUTES = {("get", "/flags"), ("get", "/auth/me"), ("get", "/health"), ("get", "/ready"), ("post", "/auth/token")}
-PATH_VALUES = {"child_id": "F1", "alert_id": str(uuid.uuid4()), "case": "c0ffee"}
+PATH_VALUES = {"child_id": "F1", "alert_id": str(uuid.uuid4()), "case": "c0ffee", "review_id": str(uuid.uuid4())}
 
 
 def test_the_ed_clinician_is_refused_every_other_route(world: date, api_client: Any, demo_tokens: Any) -> None:
@@ -196,6 +196,7 @@ def test_the_ed_clinician_is_refused_every_other_route(world: date, api_client: 
     assert {("get", "/children/{child_id}"), ("get", "/children/search"), ("get", "/children/{child_id}/network"),
             ("get", "/children/{child_id}/moves"), ("get", "/children/{child_id}/accesses"), ("get", "/alerts"),
             ("get", "/analytics/prevalence"), ("get", "/audit"), ("post", "/children/{child_id}/involvements"),
+            ("get", "/children/{child_id}/chronology"), ("get", "/alerts/triage"), ("get", "/identity/reviews"),
             } <= set(refused)
 
 
