@@ -24,6 +24,7 @@ def _child_routes(child_id: str) -> dict[str, tuple[str, str, dict[str, str]]]:
     given = {"child_id": child_id}
     return {"card": (CHILD, "get", given), "network": (CHILD + "/network", "get", given),
             "moves": (CHILD + "/moves", "get", given), "accesses": (CHILD + "/accesses", "get", given),
+            "chronology": (CHILD + "/chronology", "get", given),
             "override": (CHILD + "/override", "post", given), "shield": (CHILD + "/shield", "post", given),
             "unshield": (CHILD + "/shield", "delete", given)}
 
@@ -35,7 +36,12 @@ FROM_INBOX = follow(
     {"acknowledge": ("/alerts/{alert_id}/acknowledge", "post", ALERT),
      "close": ("/alerts/{alert_id}/close", "post", ALERT),
      **{f"child_{name}": target for name, target in _child_routes("$response.body#/items/0/child_id").items()
-        if name in ("card", "network", "moves")}},
+        if name in ("card", "network", "moves", "chronology")}},
+)
+FROM_TRIAGE = follow(
+    "One page of children ranked by their alerts' signals; each child's id opens the record or the chronology",
+    {f"child_{name}": (path, method, {"child_id": "$response.body#/items/0/child/id"})
+     for name, (path, method, _) in _child_routes("").items() if name in ("card", "chronology")},
 )
 FROM_CASES = follow(
     "Pseudonymised cases; each reference opens the case",

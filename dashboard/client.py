@@ -79,8 +79,9 @@ class ApiClient:
         self.timeout = timeout
         self.transport = transport
 
-    def _send(self, method: str, path: str, *, purpose: str | None = None, text: bool = False, **kwargs: Any) -> Any:
-        headers = {"Accept": "text/html" if text else "application/json"}
+    def _send(self, method: str, path: str, *, purpose: str | None = None, accept: str = "application/json",
+              **kwargs: Any) -> Any:
+        headers = {"Accept": accept}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         if purpose is not None:
@@ -93,7 +94,7 @@ class ApiClient:
         except httpx.HTTPError:
             raise ApiError(503, "Service Unavailable", UNREACHABLE) from None
         if response.is_success:
-            return response.text if text else response.json()
+            return response.text if accept == "text/html" else response.json()
         raise _problem(response)
 
     def sign_in(self, username: str, password: str, otp: str) -> Token:
@@ -106,10 +107,9 @@ class ApiClient:
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "", [])}
         return self._send("GET", path, purpose=purpose, params=clean)
 
-    def get_text(self, path: str, *, purpose: str | None = None, params: dict[str, Any] | None = None) -> str:
-        """GET a document as text (the subject access export as HTML)."""
-        clean = {k: v for k, v in (params or {}).items() if v not in (None, "", [])}
-        return self._send("GET", path, purpose=purpose, params=clean, text=True)
+    def get_html(self, path: str, *, purpose: str, params: dict[str, Any] | None = None) -> str:
+        """GET a document the API renders as HTML (a chronology's export), as text."""
+        return self._send("GET", path, purpose=purpose, accept="text/html", params=params or {})
 
     def post(self, path: str, *, purpose: str | None = None, json: dict[str, Any] | None = None) -> Any:
         """POST a JSON body."""

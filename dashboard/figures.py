@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from dashboard import labels
 
-TIMED = {"involved_with", "enrolled_at", "registered_with"}
+TIMED = {"involved_with", "enrolled_at", "registered_with", "attended"}  # filtered by current or ended
 NODE_ORDER = ("child", "carer", "practitioner", "agency")
 
 
@@ -232,3 +232,34 @@ def waterfall_figure(waterfall: dict[str, Any]) -> go.Figure:
 
 def _palette(i: int) -> str:
     return ("#1565c0", "#ef6c00", "#2e7d32", "#6a1b9a", "#00838f", "#ad1457", "#5d4037", "#455a64")[i % 8]
+
+
+def chronology_figure(chronology: dict[str, Any], lanes: list[str], today: date) -> go.Figure:
+    """A lead's chronology as swimlanes: bars for periods (plans, involvements, homes, gaps in orange), dots for
+    what happened on a day (a move, a visit, an alert), one row per lane in the API's order."""
+    titles = {lane["key"]: lane["title"] for lane in chronology["lanes"]}
+    kinds = {lane["key"]: lane.get("kind") for lane in chronology["lanes"]}
+    rows = [titles[key] for key in lanes]
+    fig = go.Figure()
+    for p in chronology["periods"]:
+        if p["lane"] in lanes:
+            gap = p["kind"] == "gap"
+            until = labels.day(p.get("until")) if p.get("until") else "now"
+            fig.add_trace(go.Scatter(
+                x=[p["since"], p.get("until") or today.isoformat()], y=[titles[p["lane"]]] * 2, mode="lines",
+                line={"color": "#e65100" if gap else labels.colour(kinds[p["lane"]]), "width": 10},
+                opacity=0.75 if gap else 0.35, hoverinfo="text", showlegend=False,
+                hovertext=f"{p['label']}: {labels.day(p['since'])} to {until}"))
+    for key in lanes:
+        shown = [e for e in chronology["entries"] if e["lane"] == key]
+        if shown:
+            fig.add_trace(go.Scatter(
+                x=[e.get("at") or e["date"] for e in shown], y=[titles[key]] * len(shown), mode="markers",
+                marker={"size": 11, "color": labels.colour(kinds[key]) if kinds[key] else "#0b3c5d",
+                        "line": {"color": "#ffffff", "width": 1}},
+                hovertext=[f"{labels.day(e.get('at') or e['date'])}: {e['text']}" for e in shown], hoverinfo="text",
+                showlegend=False))
+    fig.update_layout(height=90 + 34 * len(rows), margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      xaxis={"type": "date"}, plot_bgcolor="#ffffff",
+                      yaxis={"categoryorder": "array", "categoryarray": list(reversed(rows)), "gridcolor": "#eceff1"})
+    return fig

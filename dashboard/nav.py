@@ -35,6 +35,8 @@ PAGES: tuple[PageSpec, ...] = (
              "dashboard.views.children:card_page"),
     PageSpec("network", "Involvement network", ":material/hub:", "Safeguarding", roles.LEADS,
              "dashboard.views.network:network_page"),
+    PageSpec("chronology", "Chronology", ":material/timeline:", "Safeguarding", roles.LEADS,
+             "dashboard.views.chronology:chronology_page"),
     PageSpec("moves", "Moves and map", ":material/route:", "Safeguarding", roles.LEADS,
              "dashboard.views.moves:moves_page"),
     PageSpec("accesses", "Record accesses", ":material/history:", "Safeguarding", roles.LEADS,

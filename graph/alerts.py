@@ -326,6 +326,9 @@ SET a.state = 'closed', a.closed_at = {NOW}, a.closed_by = $viewer.user_id, a.cl
 RETURN count(a) AS changed
 """
 
+# The visibility filter and projection, for the triage (graph/triage.py) and the chronology (graph/chronology.py).
+VISIBLE, ITEM = _VISIBLE, _ITEM
+
 # What each kind shows besides the common fields.
 DETAILS: dict[str, tuple[str, ...]] = {
     "protected_move": ("from_code", "from_name", "to_code", "to_name", "moved_on", "plans"),
@@ -401,6 +404,9 @@ def _shape(raw: dict[str, Any]) -> dict[str, Any]:
         "closed": None if item["closed_at"] is None else
         {"at": item["closed_at"], "by": item["closed_by"], "note": item["close_note"]},
     }
+
+
+shape = _shape
 
 
 def inbox(tx: ManagedTransaction, *, viewer: Viewer, state: str | None = None, kind: str | None = None,

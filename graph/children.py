@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from neo4j import ManagedTransaction
@@ -40,6 +40,8 @@ WITH c, holding, is_hidden, kin,
      {kin_carers('kin')} AS kc, {kin_practitioners('kin')} AS kp,
      {kin_agencies('kin')} AS ka, {kin_addresses('kin')} AS kaddr
 """
+# The same start for the single-child statements of other modules (graph/chronology.py).
+CHILD_START = _CHILD
 
 CARD = _CHILD + f"""
 OPTIONAL MATCH (c)-[cur:LIVED_AT WHERE cur.until IS NULL]->(addr:Address)
@@ -257,6 +259,10 @@ RETURN CASE WHEN is_hidden THEN {{child: {restricted('c', 'holding')}, hidden: t
     MATCH (c)-[e:ENROLLED_AT|REGISTERED_WITH]->(a:Agency) WHERE NOT a.id IN ka
     RETURN {{kind: type(e), since: e.since, until: e.until, agency: a {{.id, .name, .kind}}}} AS x
     ORDER BY x.since, x.agency.id
+  }},
+  attendances: COLLECT {{
+    MATCH (c)-[v:ATTENDED]->(a:Agency) WHERE NOT a.id IN ka
+    RETURN {{agency: a {{.id, .name, .kind}}, at: v.at}} AS x ORDER BY x.at, x.agency.id
   }}
 }} END AS network
 """
@@ -337,6 +343,16 @@ def _graph(raw: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         ak = node(f"agency:{a['id']}", "agency", a["name"], agency_kind=a["kind"])
         edges.append({"source": root, "target": ak, "type": reg["kind"].lower(), "since": reg["since"],
                       "until": reg["until"], "current": reg["until"] is None})
+    # Emergency departments attended: one edge per department, its visits' UTC instants and how many; current
+    # while the last visit is within a year (the repeat-emergency rule's window).
+    visits: dict[str, list[Any]] = {}
+    for seen in raw["attendances"]:
+        a = seen["agency"]
+        visits.setdefault(node(f"agency:{a['id']}", "agency", a["name"], agency_kind=a["kind"]), []).append(seen["at"])
+    year_ago = datetime.now(UTC) - timedelta(days=365)
+    for ak, dates in visits.items():
+        edges.append({"source": root, "target": ak, "type": "attended", "count": len(dates), "dates": dates,
+                      "since": dates[0], "until": dates[-1], "current": dates[-1] >= year_ago})
     return {"nodes": list(nodes.values()), "edges": edges}
 
 

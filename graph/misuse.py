@@ -22,7 +22,7 @@ from neo4j import Driver
 log = logging.getLogger("contactpoint.misuse")
 
 # Events that open one child's record; a search lists many children and does not count.
-RECORD_ACTIONS = ("card", "network", "moves", "accesses", "override")
+RECORD_ACTIONS = ("card", "network", "moves", "accesses", "override", "chronology", "chronology_export")
 
 # Per user: the distinct children their record-opening events named since $since (the composite index on
 # (user_id, at) serves it). Over $records, a misuse alert to their own authority, one per user and window

@@ -178,6 +178,8 @@ def flag_restricted(var: str, holding_var: str) -> str:
 CARD_ROLES = frozenset({Role.PRACTITIONER, Role.SAFEGUARDING_LEAD, Role.LA_ADMIN})
 SEARCH_ROLES = CARD_ROLES
 NETWORK_ROLES = frozenset({Role.SAFEGUARDING_LEAD, Role.LA_ADMIN})
+# The identified multi-agency chronology (graph/chronology.py), read or exported: as the network.
+CHRONOLOGY_ROLES = NETWORK_ROLES
 ACCESS_LOG_ROLES = NETWORK_ROLES
 OVERRIDE_ROLES = frozenset({Role.SAFEGUARDING_LEAD})
 SHIELD_ROLES = frozenset({Role.LA_ADMIN})

@@ -171,6 +171,7 @@ MIGRATIONS: dict[int, tuple[str | Callable[[Driver, str], None], ...]] = {
         "CREATE INDEX archived_child_destroy_on IF NOT EXISTS FOR (n:ArchivedChild) ON (n.destroy_on)",
         "CREATE INDEX child_died_on IF NOT EXISTS FOR (n:Child) ON (n.died_on)",
         "CREATE INDEX child_status IF NOT EXISTS FOR (n:Child) ON (n.status)",
+        # ... and a child's alerts, for the lead's chronology (graph/chronology.py) and the inbox triage.
         "CREATE INDEX alert_child_id IF NOT EXISTS FOR (n:Alert) ON (n.child_id)",
     ),
 }

@@ -23,8 +23,9 @@ from loaders.synth.fmt import ids as serial_ids
 
 # Fixed, so a seed gives the same files whatever today's date is.
 DEFAULT_AS_OF = date(2026, 10, 31)
-GENERATOR_VERSION = "1.3.0"  # 1.1: carers have periods (since, until); 1.2: attendance times are UTC instants with Z;
+GENERATOR_VERSION = "1.4.0"  # 1.1: carers have periods (since, until); 1.2: attendance times are UTC instants with Z;
 # 1.3: children have a died_on column (left blank: deaths are not simulated)
+# 1.4: emergency visits scaled to each child's days in the window, dispersion calibrated (rates.AE_DISPERSION_SHAPE)
 MANIFEST = "manifest.json"
 
 Progress = Callable[[str, int, int], None]

@@ -197,6 +197,7 @@ def test_the_ed_clinician_is_refused_every_other_route(world: date, api_client: 
     assert {("get", "/children/{child_id}"), ("get", "/children/search"), ("get", "/children/{child_id}/network"),
             ("get", "/children/{child_id}/moves"), ("get", "/children/{child_id}/accesses"), ("get", "/alerts"),
             ("get", "/analytics/prevalence"), ("get", "/audit"), ("post", "/children/{child_id}/involvements"),
+            ("get", "/children/{child_id}/chronology"), ("get", "/alerts/triage"), ("get", "/identity/reviews"),
             } <= set(refused)
 
 

@@ -101,12 +101,13 @@ def test_the_dashboards_roles_are_the_apis() -> None:
 # The API routes behind each dashboard page: the page is for exactly the roles those routes admit.
 PAGE_ROUTES = {
     "search": policy.SEARCH_ROLES, "card": policy.CARD_ROLES, "network": policy.NETWORK_ROLES,
-    "moves": policy.NETWORK_ROLES, "accesses": policy.ACCESS_LOG_ROLES, "alerts": policy.ALERT_ROLES,
+    "chronology": policy.CHRONOLOGY_ROLES, "moves": policy.NETWORK_ROLES, "accesses": policy.ACCESS_LOG_ROLES,
+    "alerts": policy.ALERT_ROLES,
     "shielding": policy.SHIELD_ROLES, "users": policy.USER_ADMIN_ROLES, "audit": policy.AUDIT_ROLES,
     "subject_access": policy.SUBJECT_ACCESS_ROLES, "corrections": policy.RECTIFY_ROLES,
     "verify": policy.AUDIT_ROLES, "patterns": policy.ANALYTICS_ROLES, "cases": policy.ANALYTICS_ROLES,
-    "measures": policy.ANALYTICS_ROLES, "flag": policy.FLAG_ROLES,
-    "measures": policy.ANALYTICS_ROLES, "matching": policy.IDENTITY_ROLES, "records": policy.IDENTITY_ROLES,
+    "measures": policy.ANALYTICS_ROLES, "flag": policy.FLAG_ROLES, "matching": policy.IDENTITY_ROLES,
+    "records": policy.IDENTITY_ROLES,
 }
 
 
@@ -123,13 +124,24 @@ def test_each_dashboard_page_is_for_the_roles_its_api_routes_admit() -> None:
     assert roles.INVOLVED <= roles.SEARCHERS and roles.LEAD_CHOOSERS <= roles.SEARCHERS  # they are on the card
 
 
+CHILD_ROUTE_ROLES = [policy.CARD_ROLES, policy.SEARCH_ROLES, policy.NETWORK_ROLES, policy.CHRONOLOGY_ROLES,
+                     policy.ACCESS_LOG_ROLES, policy.OVERRIDE_ROLES, policy.SHIELD_ROLES, policy.AUDIT_ROLES,
+                     policy.ALERT_ROLES, policy.ANALYTICS_ROLES, policy.USER_ADMIN_ROLES, policy.INVOLVEMENT_ROLES,
+                     policy.LEAD_PROFESSIONAL_ROLES]
+
+
 def test_the_emergency_clinician_reaches_no_child_route_but_the_flag() -> None:
-    route_roles = [policy.CARD_ROLES, policy.SEARCH_ROLES, policy.NETWORK_ROLES, policy.ACCESS_LOG_ROLES,
-                   policy.OVERRIDE_ROLES, policy.SHIELD_ROLES, policy.AUDIT_ROLES, policy.ALERT_ROLES,
-                   policy.ANALYTICS_ROLES, policy.USER_ADMIN_ROLES, policy.INVOLVEMENT_ROLES,
-                   policy.LEAD_PROFESSIONAL_ROLES]
-    assert all(Role.ED_CLINICIAN not in roles for roles in route_roles)
+    assert all(Role.ED_CLINICIAN not in roles for roles in CHILD_ROUTE_ROLES)
     assert policy.FLAG_ROLES == {Role.ED_CLINICIAN}
+
+
+def test_the_data_team_reaches_no_child_route_but_the_review_queue() -> None:
+    assert all(Role.DATA_OFFICER not in roles for roles in [*CHILD_ROUTE_ROLES, policy.FLAG_ROLES])
+    assert Role.DATA_OFFICER in policy.IDENTITY_ROLES
+
+
+def test_the_chronology_is_for_leads_and_management_teams_only() -> None:
+    assert policy.CHRONOLOGY_ROLES == {Role.SAFEGUARDING_LEAD, Role.LA_ADMIN}
 
 
 # -- credentials ---------------------------------------------------------------------------------

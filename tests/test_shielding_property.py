@@ -5,11 +5,11 @@ practitioners, sensitive services with and without consent, members shielded by 
 not at all, shields put on and lifted through the API by any role), writes it through the real ingestion
 path, runs the alert scan and the pattern counts, and then asks every route that can carry child data as a
 demo user of each of the seven roles (of Birmingham or Leeds, drawn per example; the data team is refused them
-all; the refusals are asked as every user): search, card, network, moves, accesses, break-glass, shielding,
-the alerts inbox and the single-alert routes, reviewer analytics, the audit trail, the emergency flag,
-self-recorded involvements, the choice of lead professional, and the subject-access export and corrections
-(the holding authority's team only). Every value that can be withheld is a unique token, so a plain text
-search of each response is exact:
+all; the refusals are asked as every user): search, card, network, moves, the chronology and its export,
+accesses, break-glass, shielding, the alerts inbox (listed and triaged) and the single-alert routes, reviewer
+analytics, the audit trail, the emergency flag, self-recorded involvements, the choice of lead professional,
+and the subject-access export and corrections (the holding authority's team only). Every value that can be
+withheld is a unique token, so a plain text search of each response is exact:
 
 - a shielded member's address, postcode, coordinates, carers, school, GP, practitioners, agencies and
   emergency department never reach anyone it is hidden from (rules 1 and 3; all members share a carer,
@@ -61,9 +61,10 @@ RIGHTS = frozenset({
 # Every route of the API, by method and path: the ones this test asks (each can carry child data) ...
 COVERED = frozenset({
     "GET /children/search", "GET /children/{child_id}", "GET /children/{child_id}/network",
-    "GET /children/{child_id}/moves", "GET /children/{child_id}/accesses", "POST /children/{child_id}/override",
+    "GET /children/{child_id}/moves", "GET /children/{child_id}/chronology", "GET /children/{child_id}/accesses",
+    "POST /children/{child_id}/override",
     "POST /children/{child_id}/shield", "DELETE /children/{child_id}/shield",
-    "GET /alerts", "POST /alerts/{alert_id}/acknowledge", "POST /alerts/{alert_id}/close",
+    "GET /alerts", "GET /alerts/triage", "POST /alerts/{alert_id}/acknowledge", "POST /alerts/{alert_id}/close",
     "GET /analytics/prevalence", "GET /analytics/trend", "GET /analytics/cases", "GET /analytics/cases/{case}",
     "GET /analytics/network", "GET /audit", "GET /audit/verify", "POST /audit/verify", "GET /flags",
     "POST /children/{child_id}/involvements", "POST /children/{child_id}/involvements/end",
@@ -366,7 +367,8 @@ def _check(answers: list[Answer], h: Household) -> None:
 # test_each_role_is_refused_the_routes_it_may_not_use shows once; the property test asks only these).
 _CHILD_READS = {"GET /children/search", "GET /children/{child_id}"}
 _LEAD_READS = _CHILD_READS | {"GET /children/{child_id}/network", "GET /children/{child_id}/moves",
-                              "GET /children/{child_id}/accesses", "GET /alerts"}
+                              "GET /children/{child_id}/chronology", "GET /children/{child_id}/accesses",
+                              "GET /alerts", "GET /alerts/triage"}
 _ALERT_CHANGES = {"POST /alerts/{alert_id}/acknowledge", "POST /alerts/{alert_id}/close"}
 _INVOLVEMENTS = {"POST /children/{child_id}/involvements", "POST /children/{child_id}/involvements/end"}
 MAY = {
@@ -407,7 +409,14 @@ def _reads(h: Household, spec: dict[str, Any]) -> list[Ask]:
         for postcode in sorted(h.postcodes):  # a hidden field: by postcode alone, and with the family name
             add(search, "/children/search", {"postcode": postcode, "gender": "female"})
             add(search, "/children/search", {"family_name": first.family, "postcode": postcode})
+        # The chronology, read and exported, of the members hidden from the viewer and of the first it may see
+        # (a hidden member's sibling: kin withheld), as break-glass picks its members, to keep an example quick.
+        hidden = [m for m in h.members if _hidden(viewer, m)]
+        for m in hidden + [m for m in h.members if m not in hidden][:1]:
+            for fmt in ("json", "html"):
+                add("GET /children/{child_id}/chronology", f"/children/{m.child_id}/chronology", {"format": fmt})
         add("GET /alerts", "/alerts", {"limit": 200})
+        add("GET /alerts/triage", "/alerts/triage", {"limit": 100})
         for m in h.members:  # the emergency flag, by names and date of birth (what a clinician has at the desk)
             add("GET /flags", "/flags", {"given_name": m.given, "family_name": m.family, "dob": m.dob.isoformat()})
         add("GET /analytics/prevalence", "/analytics/prevalence", {"cohort": "all"})
@@ -428,7 +437,8 @@ def _check_reads(answers: list[Answer], h: Household) -> None:
         m = next((x for x in h.members if f"/{x.child_id}" in a.ask.path), None)
         if route not in MAY[role]:
             expected = 403
-        elif route in ("GET /children/{child_id}/network", "GET /children/{child_id}/moves"):
+        elif route in ("GET /children/{child_id}/network", "GET /children/{child_id}/moves",
+                       "GET /children/{child_id}/chronology"):
             assert m is not None
             expected = 200 if _hidden(viewer, m) or _in_area(viewer, h, m) else 403
         elif route == "GET /children/{child_id}/accesses":
@@ -451,6 +461,14 @@ def _check_reads(answers: list[Answer], h: Household) -> None:
         if route == "GET /children/{child_id}" and role == "la_admin" and m and m.shielded_by == _city(viewer):
             card = a.json()  # the holding team sees its shielded record in full
             assert {"address", "carers", "school", "services"} <= set(card) and card["shielded"] is True
+        if route == "GET /children/{child_id}/chronology":  # a hidden child's is its restricted shape alone
+            assert m is not None
+            if params["format"] == "html":
+                assert ("This record is shielded" in a.text) is _hidden(viewer, m), f"{viewer} {a.ask.path}"
+            else:
+                story = a.json()
+                assert story["hidden"] is _hidden(viewer, m) and story["child"]["id"] == m.child_id
+                assert bool(story["entries"]) is not _hidden(viewer, m), f"{viewer} {a.ask.path}"
         if route == "GET /flags":  # every child is found, shown or as its holding team alone
             assert a.json()["results"], f"{viewer} found no flag by {params}"
         if route == "GET /analytics/cases" and not shielded_household:
@@ -503,6 +521,20 @@ def _alert_changes(h: Household, found: list[dict[str, Any]], route: str) -> lis
             if alert is not None:
                 out.append((Ask(viewer, route, f"/alerts/{alert['id']}/{action}", body=body), choice))
     return out
+
+
+def _check_triage(answers: list[Answer]) -> None:
+    """The triage groups exactly the inbox's alerts: the same alerts, by child, for each viewer and state."""
+    listed = {(a.ask.viewer, a.ask.params["state"]): a.json() for a in answers if a.ask.route == "GET /alerts"}
+    for a in answers:
+        if a.ask.route != "GET /alerts/triage":
+            continue
+        assert a.status == 200, f"{a.ask.viewer} {a.ask.params}: {a.status} {a.text[:300]}"
+        flat, page = listed[(a.ask.viewer, a.ask.params["state"])], a.json()
+        grouped = sorted(alert["id"] for group in page["items"] for alert in group["alerts"])
+        assert page["alerts"] == flat["total"] and grouped == sorted(x["id"] for x in flat["items"]), a.ask
+        for group in page["items"]:
+            assert sum(r["points"] for r in group["reasons"]) == group["score"], group
 
 
 def _involvements(h: Household) -> list[tuple[Ask, int]]:
@@ -709,8 +741,10 @@ def test_withheld_values_never_reach_a_viewer_who_may_not_see_them(
         for (ask, sees), answer in zip(tried, answers):
             assert answer.status in ((200, 409) if sees else (404,)), f"{ask.viewer} {ask.path}: {answer.status}"
         changes += answers
-    inbox = _run(client, tokens, pool, [Ask(v, "GET /alerts", "/alerts", {"state": state, "limit": 200})
-                                        for v in h.leads for state in ("open", "closed")])
+    pages = (("GET /alerts", "/alerts", 200), ("GET /alerts/triage", "/alerts/triage", 100))
+    inbox = _run(client, tokens, pool, [Ask(v, route, path, {"state": state, "limit": limit})
+                                        for v in h.leads for state in ("open", "closed") for route, path, limit in pages])
+    _check_triage(inbox)
 
     involvements = _involvements(h)
     involved = _run(client, tokens, None, [ask for ask, _ in involvements])

@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 from api import links
 from api.deps import DriverDep, GraphSettingsDep, request_ids, require_roles
 from api.routes.children import Purpose
-from graph import alerts, audit
+from graph import alerts, audit, triage
+from graph.instants import uk_today
 from graph.policy import ALERT_ROLES
 from graph.viewer import Viewer
 
@@ -55,6 +56,32 @@ def list_alerts(
         read=lambda tx: alerts.inbox(tx, viewer=viewer, state=state, kind=kind, limit=limit, skip=skip),
         children_of=lambda found: sorted({a["child_id"] for a in found["items"] if a["child_id"]}),
         outcome_of=lambda found: "ok",
+    )
+    return {**page, "limit": limit, "skip": skip}
+
+
+@router.get("/triage", summary="The same alerts grouped by child, children ranked by how their signals compound",
+            responses=links.FROM_TRIAGE)
+def triaged_alerts(
+    request: Request,
+    driver: DriverDep,
+    graph: GraphSettingsDep,
+    purpose: Purpose,
+    viewer: Lead,
+    state: Annotated[Literal["open", "acknowledged", "closed"] | None, Query()] = "open",
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    skip: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> dict[str, Any]:
+    """Each child once, with its score explained line by line (docs/alerts.md § Triage) and its alerts."""
+    def read(tx: Any) -> dict[str, Any]:
+        page = triage.triage(tx, viewer=viewer, state=state, today=uk_today(), limit=limit, skip=skip)
+        return {**page, "counts": alerts.inbox(tx, viewer=viewer, state=state, limit=1)["counts"]}
+
+    page = audit.audited_read(
+        driver, database=graph.database, viewer=viewer, action="alerts", purpose=purpose,
+        **request_ids(request), read=read,
+        children_of=lambda found: sorted({g["child"]["id"] for g in found["items"] if g["child"]}),
+        outcome_of=lambda found: "ok", detail={"view": "triage", "state": state, "skip": skip},
     )
     return {**page, "limit": limit, "skip": skip}
 

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from api import links
+from api import export, links
 from api.deps import (
     AsyncDriverDep, DriverDep, GraphSettingsDep, request_ids, require_roles, require_roles_audited,
 )
-from graph import audit, children, policy, shielding
+from graph import audit, children, chronology, policy, shielding
 from graph.identity import merge
-from graph.policy import ACCESS_LOG_ROLES, CARD_ROLES, NETWORK_ROLES, OVERRIDE_ROLES, SEARCH_ROLES, SHIELD_ROLES
+from graph.instants import uk_today
+from graph.policy import (
+    ACCESS_LOG_ROLES, CARD_ROLES, CHRONOLOGY_ROLES, NETWORK_ROLES, OVERRIDE_ROLES, SEARCH_ROLES, SHIELD_ROLES,
+)
 from graph.viewer import Viewer
 
 router = APIRouter(prefix="/children", tags=["children"])
@@ -185,6 +189,38 @@ async def moves(request: Request, child_id: ChildId, driver: AsyncDriverDep, gra
     if isinstance(data, Merged):
         raise _redirect(request, data)
     return _deny_or_return(data)
+
+
+@router.get("/{child_id}/chronology", summary="The multi-agency chronology: every agency, home, plan, visit and alert",
+            responses={200: {"content": {"text/html": {}}, "description": "JSON, or with format=html one "
+                                                                           "self-contained printable HTML file"}})
+async def child_chronology(request: Request, child_id: ChildId, driver: AsyncDriverDep, graph: GraphSettingsDep,
+                           purpose: Purpose, viewer: Annotated[Viewer, Depends(require_roles_audited(*CHRONOLOGY_ROLES))],
+                           format: Annotated[Literal["json", "html"], Query()] = "json",
+                           ) -> Any:
+    """Identified, for leads and management teams of linked authorities; a shielded child is its restricted shape.
+
+    The HTML export is an audited read of its own (action `chronology_export`), like any other look. A merged
+    id leads to its survivor's chronology (308), as the card does.
+    """
+    as_of, action = uk_today(), "chronology_export" if format == "html" else "chronology"
+    merged = _audit_merged(lambda found: [child_id] if found else [], policy.scope_outcome)
+    query = chronology.chronology_query(viewer=viewer, child_id=child_id, as_of=as_of)
+    data = await audit.audited_read_async(
+        driver, database=graph.database, viewer=viewer, action=action, purpose=purpose, **_trace(request),
+        read=_resolving(child_id, query.run_async),
+        children_of=merged["children_of"], outcome_of=merged["outcome_of"],
+        detail=lambda found: {"format": format, **(merged["detail"](found) or {})},
+    )
+    if isinstance(data, Merged):
+        raise _redirect(request, data)
+    data = _deny_or_return(data)
+    if format == "json":
+        return data
+    page = export.render(data, viewer=viewer, purpose=purpose, request_id=request.state.request_id,
+                         generated_at=datetime.now(UTC))
+    return HTMLResponse(page, headers={
+        "Content-Disposition": f'attachment; filename="chronology-{child_id}-{as_of.isoformat()}.html"'})
 
 
 @router.get("/{child_id}/accesses", summary="The last 25 accesses to this record")

@@ -222,7 +222,7 @@ def _next_steps(viewer: dict[str, Any], child_id: str) -> None:
     if viewer["role"] not in roles.LEADS:
         return
     st.divider()
-    keys = ["network", "moves", "accesses"] + (["shielding"] if viewer["role"] == Role.LA_ADMIN else [])
+    keys = ["chronology", "network", "moves", "accesses"] + (["shielding"] if viewer["role"] == Role.LA_ADMIN else [])
     for column, key in zip(st.columns(len(keys)), keys, strict=True):
         if column.button(nav.BY_KEY[key].title, key=f"next-{key}", icon=nav.BY_KEY[key].icon):
             nav.go(key)

@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import figures, labels, roles, session
+from dashboard import figures, labels, nav, roles, session
 from dashboard.views.common import choose_child, not_available, shielded_notice
 
 INVOLVEMENT = {"current": "Current only", "ended": "Ended only", "all": "Current and ended"}
@@ -57,8 +57,11 @@ def network_page() -> None:
         else:
             networks.append(got)
     nodes, edges = merge(networks)
-    st.caption(f"{root['child']['given_name']} {root['child']['family_name']} and everyone linked to them. "
-               "Click a child to add their network; click anyone else to see how to reach them.")
+    st.caption(f"{root['child']['given_name']} {root['child']['family_name']} and everyone linked to them: carers, "
+               "practitioners, schools, GP practices and the emergency departments they attended. Click a child to "
+               "add their network; click anyone else to see how to reach them or when they were involved.")
+    if st.button("Chronology of this child", icon=nav.BY_KEY["chronology"].icon, key="network-chronology"):
+        nav.go("chronology")
     # Options are the words shown; each maps back to the API's code.
     kinds_present = {labels.kind(k): k for k in sorted({n.get("agency_kind") for n in nodes
                                                         if n["kind"] == "agency"} - {None})}
@@ -106,5 +109,15 @@ def _details(node: dict[str, Any], edges: list[dict[str, Any]], place: dict[str,
                 st.markdown(f"- {e['service'].replace('_', ' ')} since {labels.day(e.get('since'))}{ended}")
         elif node["kind"] == "agency":
             st.markdown(f"**{node['label']}** · {labels.kind(node.get('agency_kind'))}")
+            for e in edges:
+                if e["target"] != node["id"]:
+                    continue
+                if e["type"] == "attended":
+                    visits = ", ".join(labels.day(at) for at in e.get("dates") or [])
+                    st.markdown(f"- attended {e['count']} {'time' if e['count'] == 1 else 'times'}: {visits}")
+                elif e["type"] in ("enrolled_at", "registered_with"):
+                    what = "on the roll" if e["type"] == "enrolled_at" else "registered"
+                    until = f" to {labels.day(e['until'])}" if e.get("until") else ", now"
+                    st.markdown(f"- {what} from {labels.day(e.get('since'))}{until}")
         else:
             st.markdown(f"**{node['label']}** · {node['kind']}")

@@ -30,7 +30,7 @@ def subject_access_page() -> None:
                    format_func=lambda f: "Readable document (HTML)" if f == "html" else "Data (JSON)")
     if st.button("Prepare the export", type="primary"):
         path = f"/children/{child_id}/subject-access"
-        got = session.call((lambda api: api.get_text(path, purpose=purpose, params={"format": "html"})) if fmt == "html"
+        got = session.call((lambda api: api.get_html(path, purpose=purpose, params={"format": "html"})) if fmt == "html"
                            else (lambda api: api.get(path, purpose=purpose, params={"format": "json"})),
                            spinner="Gathering everything held…")
         if got is not None:

@@ -200,18 +200,24 @@ class Attendances:
 
 def attendances(pop: Population, res: Residences, plans: Plans, as_of: int, last_day: np.ndarray,
                 rng: np.random.Generator) -> Attendances:
-    """Emergency visits over AE_LOOKBACK_DAYS at cited rates, over-dispersed per child."""
+    """Emergency visits over AE_LOOKBACK_DAYS at cited rates, over-dispersed per child.
+
+    A child's expected count is its age rate times the days it was alive and in England within the window
+    (the days under 5 at the under-5 rate), so a baby born last month is not given two years of visits.
+    """
     n = pop.children
-    age = pop.age_days(as_of)
-    rate = np.where(age < 5 * 365, rates.AE_RATE_UNDER_5, rates.AE_RATE_5_TO_17)
+    first = np.maximum(pop.dob, as_of - rates.AE_LOOKBACK_DAYS + 1)
+    last = np.minimum(as_of, last_day)
+    fifth = pop.dob + 5 * 365
+    young = np.clip(np.minimum(last + 1, fifth) - first, 0, None)
+    older = np.clip(last + 1 - np.maximum(first, fifth), 0, None)
+    expected = (rates.AE_RATE_UNDER_5 * young + rates.AE_RATE_5_TO_17 * older) / 365
     flagged = plans.current(CP, n) | plans.current(LAC, n)
-    rate = rate * np.where(flagged, rates.AE_PLAN_MULTIPLIER, 1.0)
-    years = rates.AE_LOOKBACK_DAYS / 365
+    expected = expected * np.where(flagged, rates.AE_PLAN_MULTIPLIER, 1.0)
     frailty = rng.gamma(rates.AE_DISPERSION_SHAPE, 1 / rates.AE_DISPERSION_SHAPE, n)
-    visits = rng.poisson(rate * years * frailty)
+    visits = rng.poisson(expected * frailty)
     child = np.repeat(np.arange(n), visits)
-    first = np.maximum(pop.dob[child], as_of - rates.AE_LOOKBACK_DAYS + 1)
-    last = np.minimum(as_of, last_day[child])
+    first, last = first[child], last[child]
     day = first + (rng.random(len(child)) * (last - first + 1)).astype(np.int64)
     keep = day <= last
     child, day = child[keep], day[keep]

@@ -171,14 +171,20 @@ NO_LEAD_MULTI_AGENCY_SHARE = 0.003
 # -- unscheduled care -------------------------------------------------------------------------
 
 # OHID Fingertips (child and maternal health) 2019/20: 659.6 A&E attendances per 1,000
-# children aged 0-4 in England.
+# children aged 0-4 in England. (Nath et al., BMC Health Serv Res 2022;22:936, HES 2013-19:
+# 720.1 per 1,000 infant-years under 1, so infants are not far above it.)
 AE_RATE_UNDER_5 = 0.66
 # HES A&E 2009-10: 4.3m of 15.6m attendances by 0-19 year olds, about 0.3 a year per child
 # aged 5-17 once the under-5 rate above is taken out.
 AE_RATE_5_TO_17 = 0.30
 # Assumption: children on a CP plan or looked after attend twice as often.
 AE_PLAN_MULTIPLIER = 2.0
-# Assumption: attendance counts are over-dispersed (gamma-Poisson, shape 0.5), so a few
-# children have 3+ visits in a year.
-AE_DISPERSION_SHAPE = 0.5
+# Greenfield et al., "Characteristics of frequent paediatric users of emergency departments in
+# England", Emerg Med J 2021;38(2):146-150 (HES 2015/16): 2,308,816 children under 16 attended an
+# ED in the year (about 22% of England's ~10.5 million under-16s) and 9.1% of them attended four
+# times or more. Counts are gamma-Poisson (negative binomial) around the rates above; shape 0.35
+# gives 23% of under-16s attending and 9.6% of those four times or more, and so 4.2% of children
+# with three or more visits in a year (bench/emergency_bench.py; docs/alerts.md § Triage).
+AE_DISPERSION_SHAPE = 0.35
+# Visits are generated over two years (each child's days alive and in England within them).
 AE_LOOKBACK_DAYS = 730

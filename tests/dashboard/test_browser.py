@@ -7,10 +7,13 @@ pages go to var/screenshots/, or to docs/screenshots/ (the README's) with `make 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +39,11 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 SHOTS = Path(os.environ.get("CP_SCREENSHOTS_DIR") or PROJECT_ROOT / "var" / "screenshots")
 WAIT_MS = 45_000
 PURPOSE = "planning a home visit"
-NAV = ("Find a child", "Contacts card", "Involvement network", "Moves and map", "Record accesses", "Alerts inbox",
-       "Shielding", "Users", "Audit search", "Chain verification", "Patterns", "Cases", "Network measures")
+NAV = ("Find a child", "Contacts card", "Involvement network", "Chronology", "Moves and map", "Record accesses",
+       "Alerts inbox", "Shielding", "Users", "Audit search", "Chain verification", "Patterns", "Cases",
+       "Network measures")
+# The usability timings of the main tasks (test_usability_*), for the README.
+TIMINGS = PROJECT_ROOT / "var" / "usability.json"
 
 
 @pytest.fixture(scope="module")
@@ -185,8 +191,8 @@ def test_a_practitioner_cannot_reach_the_network_page(page: Any, dashboard_url: 
 def test_lead_expands_the_network_follows_moves_works_the_inbox_and_breaks_glass(
         page: Any, dashboard_url: str, driver: Driver, neo4j_settings: GraphSettings) -> None:
     sign_in(page, dashboard_url, driver, neo4j_settings, "safeguarding_lead.birmingham")
-    assert menu(page) == ["Find a child", "Contacts card", "Involvement network", "Moves and map", "Record accesses",
-                          "Alerts inbox"]
+    assert menu(page) == ["Find a child", "Contacts card", "Involvement network", "Chronology", "Moves and map",
+                          "Record accesses", "Alerts inbox"]
     go(page, "Contacts card")
     open_record(page, "C1")
     page.get_by_text("Lead professional: Bea Whitfield").wait_for()
@@ -217,9 +223,14 @@ def test_lead_expands_the_network_follows_moves_works_the_inbox_and_breaks_glass
     settled(page, ".st-key-moves-map .js-plotly-plot")  # the map: drawn offline, no tiles
     shot(page, "lead-moves")
     go(page, "Alerts inbox")
-    first = page.locator('[class*="st-key-alert-"]').first
+    top = page.locator(".st-key-group-1")
+    top.get_by_text("Lived in 4 authorities in the 12 months").wait_for()
+    assert "1. Zara Nomad" in top.inner_text()
+    shot(page, "lead-triage")
+    second = page.locator(".st-key-group-2")  # the child with no school and no GP (the first stays open for later)
+    second.get_by_text(re.compile(r"^The \d+ alerts$")).click()  # its scan alerts and its emergency visits
+    first = second.locator('[class*="st-key-alert-"]', has_text="registered with no GP practice").first
     first.wait_for()
-    shot(page, "lead-alerts")
     first.get_by_label("What is being done", exact=True).fill("Transfer-in conference booked for Monday")
     first.get_by_role("button", name="Acknowledge", exact=True).click()
     page.get_by_text("Alert acknowledged").wait_for()
@@ -247,9 +258,10 @@ def test_admin_sees_the_break_glass_alert_shields_and_lists_users(page: Any, das
                         headers={"Authorization": f"Bearer {token}", "X-Purpose": "missing child report"})
     assert opened.status_code == 200, opened.text
     sign_in(page, dashboard_url, driver, neo4j_settings, "la_admin.birmingham")
-    assert menu(page) == ["Find a child", "Contacts card", "Involvement network", "Moves and map", "Record accesses",
-                          "Alerts inbox", "Shielding", "Users"]
+    assert menu(page) == ["Find a child", "Contacts card", "Involvement network", "Chronology", "Moves and map",
+                          "Record accesses", "Alerts inbox", "Shielding", "Users"]
     go(page, "Alerts inbox")
+    page.get_by_text("Every alert, newest first").click()
     page.get_by_text("by override: Leeds police: child reported missing").wait_for()
     go(page, "Users")
     page.get_by_text("practitioner.birmingham", exact=True).wait_for()
@@ -297,3 +309,80 @@ def test_reviewer_reads_suppressed_patterns_and_a_pseudonymised_case(page: Any, 
     shot(page, "reviewer-case")
     go(page, "Network measures")
     page.get_by_text("Fragmentation").first.wait_for()
+
+
+# -- usability: the main tasks, timed from the sign-in page, with the clicks they take --------------------
+
+
+class Task:
+    """One main task from the sign-in page (code in hand) to its answer on screen: clicks, fields typed, seconds.
+
+    The seconds are the dashboard's and the API's (Playwright types and clicks at once): the time a person spends
+    reading and typing comes on top.
+    """
+
+    def __init__(self, name: str, page: Any, url: str, username: str, code: str) -> None:
+        self.name, self.page, self.clicks, self.fields = name, page, 0, 0
+        user = next(u for u in DEMO_USERS if u.username == username)
+        page.goto(url)
+        page.get_by_label("Username", exact=True).wait_for()
+        self.began = time.monotonic()
+        self.fill(page.get_by_label("Username", exact=True), user.username)
+        self.fill(page.get_by_label("Password", exact=True), user.password)
+        self.fill(page.get_by_label("Authenticator code", exact=True), code)
+        self.click(page.get_by_role("button", name="Sign in", exact=True))
+
+    def click(self, target: Any) -> None:
+        target.click()
+        self.clicks += 1
+
+    def fill(self, target: Any, text: str) -> None:
+        target.fill(text)
+        self.fields += 1
+
+    def done(self) -> dict[str, Any]:
+        """Record the task in var/usability.json (merged with the other task's)."""
+        seconds = round(time.monotonic() - self.began, 1)
+        found = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+        found[self.name] = {"clicks": self.clicks, "fields_typed": self.fields, "seconds": seconds,
+                            "measured": datetime.now(UTC).isoformat(timespec="seconds"),
+                            "command": "make screenshots (tests/dashboard/test_browser.py -k usability)"}
+        TIMINGS.parent.mkdir(parents=True, exist_ok=True)
+        TIMINGS.write_text(json.dumps(found, indent=2) + "\n")
+        return found[self.name]
+
+
+def test_usability_a_practitioner_finds_who_else_works_with_a_child(page: Any, dashboard_url: str, driver: Driver,
+                                                                    neo4j_settings: GraphSettings) -> None:
+    user = next(u for u in DEMO_USERS if u.username == "practitioner.birmingham")
+    code = fresh_code(driver, neo4j_settings.database, user.username, user.totp_secret)
+    task = Task("practitioner_finds_who_else_works_with_a_child", page, dashboard_url, user.username, code)
+    task.fill(page.get_by_label("Given name", exact=True), "Amara")
+    task.fill(page.get_by_label("Family name", exact=True), "Bello")
+    task.fill(page.get_by_label("Why are you looking?", exact=True), PURPOSE)
+    task.click(page.get_by_role("button", name="Search", exact=True))
+    task.click(page.locator(".st-key-result-C1").get_by_role("button", name="Open", exact=True))
+    task.click(page.get_by_role("button", name="Open record", exact=True))  # the purpose, filled from the search
+    page.get_by_text("Lead professional: Bea Whitfield").wait_for()
+    page.get_by_text("Rio Mensah").first.wait_for()  # everyone working with the child, with how to reach them
+    result = task.done()
+    assert result["clicks"] == 4 and result["fields_typed"] == 6
+
+
+def test_usability_a_lead_reaches_the_chronology_of_the_top_ranked_child(page: Any, dashboard_url: str,
+                                                                         driver: Driver,
+                                                                         neo4j_settings: GraphSettings) -> None:
+    user = next(u for u in DEMO_USERS if u.username == "safeguarding_lead.birmingham")
+    code = fresh_code(driver, neo4j_settings.database, user.username, user.totp_secret)
+    task = Task("lead_reaches_the_chronology_of_the_top_ranked_child", page, dashboard_url, user.username, code)
+    task.click(page.locator('[data-testid="stSidebarNavLink"]', has_text="Alerts inbox"))
+    top = page.locator(".st-key-group-1")
+    top.get_by_text("1. Zara Nomad").wait_for()
+    task.click(top.get_by_role("button", name="Chronology"))
+    task.click(page.get_by_role("button", name="Open record", exact=True))  # the purpose, filled from the alert
+    settled(page, ".st-key-chronology-chart .js-plotly-plot")
+    page.get_by_text("Authorities lived in").wait_for()  # the summary above the swimlanes
+    result = task.done()
+    assert result["clicks"] == 4 and result["fields_typed"] == 3
+    shot(page, "lead-chronology")
+    never_shown(page)

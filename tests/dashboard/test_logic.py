@@ -56,11 +56,13 @@ def test_the_purpose_and_token_travel_as_headers() -> None:
 
 MENUS = {
     Role.PRACTITIONER: ["search", "card"],
-    Role.SAFEGUARDING_LEAD: ["search", "card", "network", "moves", "accesses", "alerts"],
-    Role.LA_ADMIN: ["search", "card", "network", "moves", "accesses", "alerts", "shielding", "users"],
+    Role.SAFEGUARDING_LEAD: ["search", "card", "network", "chronology", "moves", "accesses", "alerts"],
+    Role.LA_ADMIN: ["search", "card", "network", "chronology", "moves", "accesses", "alerts", "shielding", "users",
+                    "matching", "records"],
     Role.AUDITOR: ["audit", "verify"],
     Role.REVIEWER: ["patterns", "cases", "measures"],
     Role.ED_CLINICIAN: ["flag"],
+    Role.DATA_OFFICER: ["matching", "records"],
 }
 
 
