@@ -58,7 +58,7 @@ MENUS = {
     Role.PRACTITIONER: ["search", "card"],
     Role.SAFEGUARDING_LEAD: ["search", "card", "network", "chronology", "moves", "accesses", "alerts"],
     Role.LA_ADMIN: ["search", "card", "network", "chronology", "moves", "accesses", "alerts", "shielding", "users",
-                    "matching", "records"],
+                    "matching", "records", "subject_access", "corrections"],
     Role.AUDITOR: ["audit", "verify"],
     Role.REVIEWER: ["patterns", "cases", "measures"],
     Role.ED_CLINICIAN: ["flag"],
