@@ -40,7 +40,7 @@ demo: $(STAMP)
 	$(BIN)/contactpoint demo
 
 ## test: the whole test suite on a real local Neo4j (started if not running), the shielding property test with
-## 200 derandomised examples; about 16 minutes. Without /usr/bin/chromium the browser test is skipped, and says why.
+## 200 derandomised examples; about 25 minutes on two cores. Without /usr/bin/chromium the browser test is skipped, and says why.
 test: $(STAMP)
 	CP_HYPOTHESIS_PROFILE=$${CP_HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest
 
