@@ -45,6 +45,8 @@ class Thresholds:
 NHS_CONFLICT = "different valid NHS numbers"
 UPN_CONFLICT = "different permanent UPNs"
 TWINS = "possible twins: same date of birth and home or family name, clearly different given names"
+SAME_SOURCE = ("two records of one source with the same date of birth and home or family name, different given "
+               "names and no identifier in common: twins, or the source's own duplicate (a person decides)")
 TWO_CHILDREN = "would merge two children already in the directory"
 NOT_SAME = "a person decided two of these records are not the same child"
 
@@ -63,6 +65,7 @@ class Records:
     tokens: np.ndarray
     relatives: np.ndarray
     child: np.ndarray
+    source: np.ndarray | None = None  # the sending source of each record (None: the guard on one source is off)
     index: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -75,9 +78,12 @@ class Records:
         upn[[u is not None and upn_temporary(u) for u in upn]] = None
         child = col("child_id") if "child_id" in prepared else np.full(len(prepared), "", dtype=object)
         keys = col("record_key")
+        source = col("source_id") if "source_id" in prepared else np.array([k.split("|", 1)[0] for k in keys],
+                                                                           dtype=object)
         return cls(keys=keys, nhs=col("nhs_valid"), upn=upn, dob=col("dob_str"), postcode=col("postcode_full"),
                    family=col("family"), given=col("given"), tokens=col("name_tokens"),
-                   relatives=col("given_relatives"), child=child, index={k: i for i, k in enumerate(keys)})
+                   relatives=col("given_relatives"), child=child, source=source,
+                   index={k: i for i, k in enumerate(keys)})
 
 
 def twins(r: Records, i: int, j: int) -> bool:
@@ -98,6 +104,25 @@ def twins(r: Records, i: int, j: int) -> bool:
     if a == b or b in r.tokens[i] or a in r.tokens[j] or b in r.relatives[i] or a.startswith(b) or b.startswith(a):
         return False
     return a[0] != b[0] or edits(a, b) >= 2
+
+
+def one_source_pair(r: Records, i: int, j: int) -> bool:
+    """Do records i and j say "two children" by coming from one source (so must not be joined automatically)?
+
+    One source holding two records (two local ids) with the same date of birth, the same home or family name
+    and different given names, and no valid NHS number or permanent UPN in common: a GP practice or a school
+    with two such children on its roll has twins ("Freya" and "Freyaa", "Sophie" and "Sophia", which the twin
+    guard takes for a slip), or has registered one child twice. Either is a question for a person, never an
+    automatic link. Records sharing an identifier are the source's duplicates of one child and are joined.
+    """
+    if r.source is None or r.source[i] != r.source[j] or r.dob[i] is None or r.dob[i] != r.dob[j]:
+        return False
+    if r.given[i] is None or r.given[j] is None or r.given[i] == r.given[j]:
+        return False
+    if (r.nhs[i] is not None and r.nhs[i] == r.nhs[j]) or (r.upn[i] is not None and r.upn[i] == r.upn[j]):
+        return False
+    same_home = r.postcode[i] is not None and r.postcode[i] == r.postcode[j]
+    return same_home or (r.family[i] is not None and r.family[i] == r.family[j])
 
 
 def edits(a: str, b: str) -> int:
@@ -209,12 +234,15 @@ class _Clusters:
         ma, mb = self._members(a), self._members(b)
         if len(ma) > len(mb):
             ma, mb = mb, ma
+        one_source = None
         for dob, left in ma.items():
             for i in left:
                 for j in mb.get(dob, ()):
                     if twins(self.r, i, j):
                         return TWINS
-        return None
+                    if one_source is None and one_source_pair(self.r, i, j):
+                        one_source = SAME_SOURCE
+        return one_source
 
     def _union(self, a: int, b: int) -> int:
         if self.size[a] < self.size[b]:
@@ -292,9 +320,9 @@ def cluster(r: Records, scored: pd.DataFrame, exact: pd.DataFrame, thresholds: T
                     joined_by[a] = (w, method, b)
         elif reason is not None:
             refusals.append((i, j, w, method, reason))
-            # An identifier agreeing where the twin guard refuses, or a strong pair between two existing
-            # children, is a question for a person.
-            if reason == TWO_CHILDREN or (reason == TWINS and method != MODEL):
+            # An identifier agreeing where the twin guard refuses, a strong pair between two existing
+            # children, or two records of one source, is a question for a person.
+            if reason in (TWO_CHILDREN, SAME_SOURCE) or (reason == TWINS and method != MODEL):
                 held.append((i, j, w, reason))
     review: dict[tuple[int, int], tuple[int, int, float, str]] = {}
     for i, j, w, reason in held + [(i, j, w, "between the thresholds") for i, j, w in band]:

@@ -30,6 +30,11 @@ SPELLINGS = (
     ("yusuf", "yousef"), ("aisha", "ayesha"), ("zoe", "zoey"), ("sofia", "sophia"), ("kacey", "kacie"),
 )
 
+# Names the US table joins that England holds as two names: each of these is ranked on its own among the
+# hundred commonest girls' names registered in England and Wales (ONS baby names), so a child registered as
+# one is not recorded as the other, and twins are given both. Kept apart however the table links them.
+DISTINCT = (("amelia", "emily"), ("emily", "emma"), ("amelia", "emma"))
+
 _APOSTROPHES = re.compile(r"['\u2019`]")
 _NOT_LETTER = re.compile(r"[^a-z]+")
 
@@ -82,13 +87,27 @@ def relatives(name: str) -> frozenset[str]:
     out = {folded} | nicks.get(folded, frozenset()) | formals.get(folded, frozenset())
     for formal in formals.get(folded, frozenset()):
         out |= nicks.get(formal, frozenset())
-    return frozenset(out)
+    return frozenset(out - _distinct_from(folded))
+
+
+@lru_cache(maxsize=1)
+def _distinct() -> dict[str, frozenset[str]]:
+    apart: dict[str, set[str]] = defaultdict(set)
+    for a, b in DISTINCT:
+        apart[a].add(b)
+        apart[b].add(a)
+    return {k: frozenset(v) for k, v in apart.items()}
+
+
+def _distinct_from(folded: str) -> frozenset[str]:
+    return _distinct().get(folded, frozenset())
 
 
 def nicknames_of(name: str) -> tuple[str, ...]:
     """The nicknames a person formally called ``name`` may be recorded under, sorted (for the synthetic
     sources: a source writes the name it is told, which is the formal one or a nickname of it)."""
-    return tuple(sorted(_tables()[0].get(fold(name), frozenset())))
+    folded = fold(name)
+    return tuple(sorted(_tables()[0].get(folded, frozenset()) - _distinct_from(folded)))
 
 
 def are_relatives(a: str, b: str) -> bool:

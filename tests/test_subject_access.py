@@ -14,6 +14,7 @@ import pytest
 from neo4j import Driver
 
 from graph import alerts, retention
+from graph.identity import merge
 from graph.cohort import Scope
 from graph.config import GraphSettings
 from loaders.load import load_dir
@@ -168,6 +169,40 @@ def test_another_authoritys_team_is_refused_and_recorded(loaded: Path, api_clien
     events = _events(driver, neo4j_settings.database, "subject_access")
     assert [(e["children"], e["outcome"]) for e in events] == [(["R-ADULT"], "denied"), (["R-LEAP"], "ok"),
                                                                ([], "not_found")]
+
+
+def test_a_merged_id_leads_to_the_survivors_export_and_corrections(
+        loaded: Path, api_client: Any, driver: Driver, neo4j_settings: GraphSettings,
+        demo_tokens: dict[str, dict[str, str]]) -> None:
+    """R-YOUNG was R-SIB under another record: once merged, R-YOUNG's export and corrections answer 308 to R-SIB's
+    (nothing of either child in the answer), each look recorded naming both ids; the survivor's export lists the
+    merged id; another authority's team following the link is still refused."""
+    db = neo4j_settings.database
+    with driver.session(database=db) as session:
+        session.execute_write(merge.merge, merged="R-YOUNG", survivor="R-SIB", reason="one child", by="test")
+    asks = (("get", "/subject-access", {"params": {"format": "html"}}), ("get", "/corrections", {}),
+            ("post", "/corrections", {"json": {"field": "given_name", "value": "Rosa",
+                                               "reason": "birth certificate seen by the team"}}))
+    for method, tail, extra in asks:
+        moved = getattr(api_client, method)(f"/children/R-YOUNG{tail}", headers=_headers(demo_tokens,
+                                            "la_admin.birmingham"), follow_redirects=False, **extra)
+        assert moved.status_code == 308, (tail, moved.text)
+        assert moved.headers["location"] == f"/children/R-SIB{tail}" + ("?format=html" if tail == "/subject-access"
+                                                                          else "")
+        assert "Rosa" not in moved.text and "Yusuf" not in moved.text
+    assert _count_corrections(driver, db) == 0  # the redirected POST corrected nothing
+    events = [e for action in ("subject_access", "corrections", "correct") for e in _events(driver, db, action)]
+    assert [(e["children"], e["outcome"]) for e in events] == [
+        (["R-YOUNG", "R-SIB"], "ok"), (["R-YOUNG", "R-SIB"], "ok"), (["R-YOUNG", "R-SIB"], "not_found")]
+    assert all(json.loads(e["detail_json"])["merged_into"] == "R-SIB" for e in events)
+    followed = _export(api_client, demo_tokens, "R-YOUNG")
+    assert followed.status_code == 200 and followed.json()["identity"]["id"] == "R-SIB"
+    assert followed.json()["identity"]["merged_ids"] == ["R-YOUNG"]
+    assert _export(api_client, demo_tokens, "R-YOUNG", user="la_admin.leeds").status_code == 403
+
+
+def _count_corrections(driver: Driver, db: str) -> int:
+    return driver.execute_query("MATCH (n:Correction) RETURN count(n) AS n", database_=db).records[0]["n"]
 
 
 def test_a_purpose_is_required(loaded: Path, api_client: Any, demo_tokens: dict[str, dict[str, str]]) -> None:

@@ -82,7 +82,7 @@ def _audit_merged(children_of: Any, outcome_of: Any = None) -> dict[str, Any]:
             "detail": lambda found: {"merged_into": found.survivor} if isinstance(found, Merged) else None}
 
 
-def _redirect(request: Request, found: Merged) -> HTTPException:
+def merged_redirect(request: Request, found: Merged) -> HTTPException:
     """308 to the same request about the survivor (old links lead to the child the id was merged into)."""
     path = request.url.path.replace(f"/children/{found.child_id}", f"/children/{found.survivor}", 1)
     location = path + (f"?{request.url.query}" if request.url.query else "")
@@ -142,7 +142,7 @@ async def card(request: Request, child_id: ChildId, driver: AsyncDriverDep, grap
         **_audit_merged(lambda found: [child_id] if found else []),
     )
     if isinstance(data, Merged):
-        raise _redirect(request, data)
+        raise merged_redirect(request, data)
     if data is None:
         raise HTTPException(404, "No child with that directory ID.")
     return data
@@ -172,7 +172,7 @@ async def network(request: Request, child_id: ChildId, driver: AsyncDriverDep, g
             policy.scope_outcome),
     )
     if isinstance(data, Merged):
-        raise _redirect(request, data)
+        raise merged_redirect(request, data)
     return _deny_or_return(data)
 
 
@@ -187,7 +187,7 @@ async def moves(request: Request, child_id: ChildId, driver: AsyncDriverDep, gra
         **_audit_merged(lambda found: [child_id] if found else [], policy.scope_outcome),
     )
     if isinstance(data, Merged):
-        raise _redirect(request, data)
+        raise merged_redirect(request, data)
     return _deny_or_return(data)
 
 
@@ -213,7 +213,7 @@ async def child_chronology(request: Request, child_id: ChildId, driver: AsyncDri
         detail=lambda found: {"format": format, **(merged["detail"](found) or {})},
     )
     if isinstance(data, Merged):
-        raise _redirect(request, data)
+        raise merged_redirect(request, data)
     data = _deny_or_return(data)
     if format == "json":
         return data
@@ -240,7 +240,7 @@ async def accesses(request: Request, child_id: ChildId, driver: AsyncDriverDep, 
         **_audit_merged(lambda found: [child_id] if found else [], policy.accesses_outcome),
     )
     if isinstance(data, Merged):
-        raise _redirect(request, data)
+        raise merged_redirect(request, data)
     outcome = policy.accesses_outcome(data)
     if outcome == "not_found":
         raise HTTPException(404, "No child with that directory ID.")

@@ -15,9 +15,10 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from api.deps import DriverDep, GraphSettingsDep, request_ids, require_roles
-from api.routes.children import ChildId, Purpose, Reason
+from api.routes.children import ChildId, Merged, Purpose, Reason, merged_redirect
 from api.subject_access_html import render
 from graph import audit, corrections, subject_access
+from graph.identity import merge
 from graph.instants import uk_today
 from graph.policy import RECTIFY_ROLES, SUBJECT_ACCESS_ROLES
 from graph.viewer import Viewer
@@ -44,10 +45,24 @@ class Correction(BaseModel):
     reason: str = Field(min_length=5, max_length=500)
 
 
-def _outcome(state: dict[str, Any] | None) -> str:
+def _outcome(state: dict[str, Any] | Merged | None) -> str:
     if state is None:
         return "not_found"
+    if isinstance(state, Merged):  # leads to the survivor's record, where the holder is checked again
+        return "ok"
     return "ok" if state["allowed"] else "denied"
+
+
+def _merged_or_none(session: Any, child_id: str) -> Merged | None:
+    """For an id merged into another child, a Merged naming the survivor (answered 308, as the card is)."""
+    survivor = merge.survivor_query(child_id=child_id).run(session)
+    return None if survivor is None else Merged(child_id, survivor)
+
+
+def _children_of(child_id: str) -> Any:
+    """The children a look names: a merged id's names both ids, as the card's does."""
+    return lambda found: ([found.child_id, found.survivor] if isinstance(found, Merged)
+                          else [child_id] if found else [])
 
 
 def _refuse(outcome: str) -> None:
@@ -66,14 +81,17 @@ def subject_access_export(
 ) -> dict[str, Any] | HTMLResponse:
     """The whole record with the third-party rules of docs/privacy.md applied, and every recorded look at it."""
 
-    def read(session: Any) -> dict[str, Any] | None:
+    def read(session: Any) -> dict[str, Any] | Merged | None:
         state = subject_access.scope(session, viewer_params=viewer.params(), child_id=child_id)
+        if state is None:
+            return _merged_or_none(session, child_id)
         if _outcome(state) != "ok":
             return state
-        assert state is not None
         return {**state, "export": subject_access.export(session, viewer_params=viewer.params(), child_id=child_id)}
 
-    def detail(data: dict[str, Any] | None) -> dict[str, Any]:
+    def detail(data: dict[str, Any] | Merged | None) -> dict[str, Any]:
+        if isinstance(data, Merged):
+            return {"format": format, "merged_into": data.survivor}
         found = (data or {}).get("export") or {}
         return {"format": format, "archived": bool(data and data["archived"]),
                 "sensitive_services": sum(1 for s in found.get("services", []) if s.get("sensitive"))}
@@ -81,7 +99,9 @@ def subject_access_export(
     data = audit.audited_read(
         driver, database=graph.database, viewer=viewer, action="subject_access", purpose=purpose,
         **request_ids(request), writer=request.app.state.audit, read=read,
-        children_of=lambda found: [child_id] if found else [], outcome_of=_outcome, detail=detail)
+        children_of=_children_of(child_id), outcome_of=_outcome, detail=detail)
+    if isinstance(data, Merged):
+        raise merged_redirect(request, data)
     _refuse(_outcome(data))
     assert data is not None
     export = {**data["export"], "generated_at": datetime.now(UTC),
@@ -103,16 +123,21 @@ def correct(request: Request, child_id: ChildId, body: Correction, driver: Drive
     if body.field == "dob" and (uk_today() - value).days > 366 * 26:
         raise HTTPException(422, "value: dob makes the child older than 25")
 
-    def work(tx: Any) -> tuple[str, str | None]:
+    def work(tx: Any) -> tuple[str, str | None, Merged | None]:
         outcome, correction_id = corrections.correct(tx, viewer=viewer, child_id=child_id, field=body.field,
                                                      value=value, reason=body.reason)
-        audit.append(tx, viewer=viewer, action="correct", children=[] if outcome == "not_found" else [child_id],
+        merged = _merged_or_none(tx, child_id) if outcome == "not_found" else None
+        audit.append(tx, viewer=viewer, action="correct",
+                     children=_children_of(child_id)(merged) if outcome == "not_found" else [child_id],
                      purpose=purpose, **request_ids(request), outcome=outcome,
-                     detail={"field": body.field, "reason": body.reason, "correction_id": correction_id})
-        return outcome, correction_id
+                     detail={"field": body.field, "reason": body.reason, "correction_id": correction_id,
+                             **({"merged_into": merged.survivor} if merged else {})})
+        return outcome, correction_id, merged
 
     with driver.session(database=graph.database) as session:
-        outcome, correction_id = session.execute_write(work)
+        outcome, correction_id, merged = session.execute_write(work)
+    if merged is not None:  # nothing corrected here: the client sends the correction to the survivor
+        raise merged_redirect(request, merged)
     _refuse(outcome)
     return {"child_id": child_id, "correction_id": correction_id, "field": body.field, "value": value}
 
@@ -121,12 +146,20 @@ def correct(request: Request, child_id: ChildId, body: Correction, driver: Drive
 def list_corrections(request: Request, child_id: ChildId, driver: DriverDep, graph: GraphSettingsDep,
                      purpose: Purpose, viewer: Annotated[Viewer, Depends(require_roles(*RECTIFY_ROLES))],
                      ) -> dict[str, Any]:
+    def read(session: Any) -> tuple[str, list[dict[str, Any]]] | Merged:
+        found = session.execute_read(corrections.listed, viewer=viewer, child_id=child_id)
+        return (_merged_or_none(session, child_id) or found) if found[0] == "not_found" else found
+
     data = audit.audited_read(
         driver, database=graph.database, viewer=viewer, action="corrections", purpose=purpose,
         **request_ids(request), writer=request.app.state.audit,
-        read=lambda session: session.execute_read(corrections.listed, viewer=viewer, child_id=child_id),
-        children_of=lambda found: [] if found[0] == "not_found" else [child_id],
-        outcome_of=lambda found: found[0])
+        read=read,
+        children_of=lambda found: (_children_of(child_id)(found) if isinstance(found, Merged)
+                                   else [] if found[0] == "not_found" else [child_id]),
+        outcome_of=lambda found: "ok" if isinstance(found, Merged) else found[0],
+        detail=lambda found: {"merged_into": found.survivor} if isinstance(found, Merged) else None)
+    if isinstance(data, Merged):
+        raise merged_redirect(request, data)
     _refuse(data[0])
     return {"child_id": child_id, "corrections": data[1]}
 

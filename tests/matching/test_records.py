@@ -63,6 +63,15 @@ def test_nicknames_are_relatives_but_a_shared_nickname_is_not():
     assert not names.are_relatives("Ava", "Eva")
 
 
+@pytest.mark.parametrize("a,b", [("Emily", "Amelia"), ("Emma", "Emily"), ("Amelia", "Emma")])
+def test_names_england_holds_apart_are_not_relatives_whatever_the_us_table_says(a, b):
+    """The nickname table (US genealogy) joins Emily with Amelia and Emma; in England they are three names, and
+    twins are given two of them. Relatives would let the matcher join such twins' records."""
+    assert not names.are_relatives(a, b) and not names.are_relatives(b, a)
+    assert names.fold(b) not in names.nicknames_of(a)
+    assert names.are_relatives(a, "Milly" if a != "Emma" else "Emmy")  # their own nicknames still are
+
+
 def test_prepare_normalises_what_the_model_compares():
     out = prepare(frame(person("1", given_name="Zoë Mary", family_name="Smith-Jones", other_names="Zoe Brown",
                                dob="2015-03-04", sex="FEMALE", postcode="b11aa", nhs_number="943 476 5919",
