@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from graph import alerts, schema
+from graph import alerts
 from graph.config import GraphSettings
-from tests.conftest import restore_demo_users
+from tests.conftest import fresh_db, restore_demo_users
 from tests.factories import BIRMINGHAM, LEEDS, MANCHESTER
 from tests.scenarios.situations import AS_OF, build
 
@@ -21,8 +21,7 @@ PURPOSE = {"X-Purpose": "alert inbox"}
 @pytest.fixture(scope="module")
 def world(driver: Driver, neo4j_settings: GraphSettings) -> None:
     db = neo4j_settings.database
-    schema.wipe(driver, database=db)
-    schema.apply(driver, database=db)
+    fresh_db(driver, db)
     restore_demo_users(driver, db)
     feeds, _ = build()
     feeds.write(driver, db)

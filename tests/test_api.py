@@ -11,7 +11,7 @@ from neo4j import Driver
 
 from graph import schema
 from graph.config import GraphSettings
-from tests.conftest import restore_demo_users
+from tests.conftest import fresh_db, restore_demo_users
 from tests.factories import BIRMINGHAM, LEEDS, Feeds
 
 D = date(2020, 1, 1)
@@ -23,8 +23,7 @@ RESTRICTED_KEYS = {"id", "given_name", "family_name", "former_names", "known_nam
 def world(driver: Driver, neo4j_settings: GraphSettings) -> dict[str, str]:
     """A Birmingham household with a shielded child, a Leeds child, and a child who moved Leeds -> Birmingham."""
     db = neo4j_settings.database
-    schema.wipe(driver, database=db)
-    schema.apply(driver, database=db)
+    fresh_db(driver, db)
     restore_demo_users(driver, db)
     f = Feeds()
     f.authorities()

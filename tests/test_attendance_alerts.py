@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from graph import alerts, schema
+from graph import alerts
 from graph.config import GraphSettings
 from loaders.load import load_dir
-from tests.conftest import restore_demo_users
+from tests.conftest import fresh_db, restore_demo_users
 from tests.factories import BIRMINGHAM, LEEDS, Feeds
 
 AS_OF = date(2026, 10, 31)
@@ -39,8 +39,7 @@ EXPECTED = {
 
 def base(driver: Driver, db: str, *, with_visits: bool) -> None:
     """The children and their plans, written through graph.ingest (the visits too, when asked: no alert then)."""
-    schema.wipe(driver, database=db)
-    schema.apply(driver, database=db)
+    fresh_db(driver, db)
     restore_demo_users(driver, db)
     f = Feeds()
     f.authorities()

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from graph import alerts, schema
+from graph import alerts
 from graph.config import GraphSettings
 from loaders.load import load_dir
-from tests.conftest import restore_demo_users
+from tests.conftest import fresh_db, restore_demo_users
 from tests.factories import BIRMINGHAM, LEEDS, Feeds
 
 AS_OF = date(2026, 6, 1)
@@ -26,8 +26,7 @@ def world(driver: Driver, neo4j_settings: GraphSettings) -> str:
     """S, shielded by Birmingham, lives with carer K-NOW. W is cared for by K-NOW too. E and S were both
     cared for by K-OLD until S left in 2024. Each lives at an address of its own, on a Leeds plan, no GP."""
     db = neo4j_settings.database
-    schema.wipe(driver, database=db)
-    schema.apply(driver, database=db)
+    fresh_db(driver, db)
     restore_demo_users(driver, db)
     f = Feeds()
     f.authorities()

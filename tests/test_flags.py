@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from graph import schema, users
+from graph import users
 from graph.config import GraphSettings
 from graph.instants import uk_today
-from tests.conftest import restore_demo_users
+from tests.conftest import fresh_db, restore_demo_users
 from tests.factories import BIRMINGHAM, LEEDS, Feeds
 from tests.test_api import RESTRICTED_KEYS
 
@@ -36,8 +36,7 @@ def world(driver: Driver, neo4j_settings: GraphSettings) -> date:
     """Children on a current CP plan, looked after until 60 days ago, off a plan for over a year, never on one;
     a shielded child on a plan and its unshielded brother on a Leeds plan. The ED clinician works at Heartlands."""
     db = neo4j_settings.database
-    schema.wipe(driver, database=db)
-    schema.apply(driver, database=db)
+    fresh_db(driver, db)
     restore_demo_users(driver, db)
     today = uk_today()
     f = Feeds()

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from graph import schema, users
+from graph import users
 from graph.config import GraphSettings
 from graph.credentials import hash_password, totp_code
 from graph.instants import uk_today
 from loaders.load import load_dir
-from tests.conftest import restore_demo_users
+from tests.conftest import fresh_db, restore_demo_users
 from tests.factories import BIRMINGHAM, LEEDS, Feeds
 
 D = date(2020, 1, 1)
@@ -31,8 +31,7 @@ def world(driver: Driver, neo4j_settings: GraphSettings, api_client: Any) -> dic
     """Amelia (a Birmingham CP plan, a lead social worker), a shielded child, a Leeds child; two signed-in
     practitioners of Birmingham agencies."""
     db = neo4j_settings.database
-    schema.wipe(driver, database=db)
-    schema.apply(driver, database=db)
+    fresh_db(driver, db)
     restore_demo_users(driver, db)
     f = Feeds()
     f.authorities()

@@ -16,7 +16,7 @@ from graph import schema, shielding
 from graph.config import GraphSettings
 from graph.viewer import Role, Viewer
 from loaders.load import load_dir
-from tests.conftest import restore_demo_users
+from tests.conftest import fresh_db, restore_demo_users
 from tests.factories import BIRMINGHAM, LEEDS, Feeds
 
 TEAM = "la_admin.birmingham"
@@ -61,8 +61,7 @@ def _db_today(driver: Driver, db: str) -> date:
 def household(driver: Driver, neo4j_settings: GraphSettings) -> str:
     """Birmingham children: C1..C4 unshielded, each at its own address, and the users who manage them."""
     db = neo4j_settings.database
-    schema.wipe(driver, database=db)
-    schema.apply(driver, database=db)
+    fresh_db(driver, db)
     restore_demo_users(driver, db)
     f = Feeds()
     f.authorities()

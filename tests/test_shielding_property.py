@@ -42,10 +42,10 @@ from neo4j import Driver
 
 from analytics.privacy import pseudonym
 from api.config import ApiSettings
-from graph import alerts, analytics, schema, users
+from graph import alerts, analytics, users
 from graph.config import GraphSettings
 from graph.involvements import PRACTITIONER_PREFIX
-from tests.conftest import restore_demo_users
+from tests.conftest import fresh_db, restore_demo_users
 from tests.factories import BIRMINGHAM, LEEDS, MANCHESTER, Feeds
 
 settings.register_profile("dev", max_examples=10)
@@ -636,8 +636,7 @@ def tokens(client: Any, driver: Driver, neo4j_settings: GraphSettings) -> Iterat
     from graph.credentials import totp_code
 
     db = neo4j_settings.database
-    schema.wipe(driver, database=db)
-    schema.apply(driver, database=db)
+    fresh_db(driver, db)
     _empty(driver, db)
     headers = {}
     for user in users.DEMO_USERS:

@@ -23,7 +23,7 @@ from loaders.bulk import write_parts
 from loaders.feeds import FEEDS
 from loaders.generate import Part
 from loaders.load import load_dir
-from tests.conftest import TEST_PORT
+from tests.conftest import TEST_PORT, fresh_db
 
 BIRMINGHAM = "E08000025"
 # Three visits around the end of British Summer Time (01:00 UTC on Sunday 26 October 2025, when 02:00 BST
@@ -134,8 +134,7 @@ def online(driver: Driver, neo4j_settings: GraphSettings, tmp_path_factory: pyte
     folder = tmp_path_factory.mktemp("feeds")
     _write_feeds(folder)
     db = neo4j_settings.database
-    schema.wipe(driver, database=db)
-    schema.apply(driver, database=db)
+    fresh_db(driver, db)
     report = load_dir(driver, folder, database=db)
     assert report.rejected == 0 and not any(r.error for r in report.results), (folder / "rejects.csv").read_text()
     return _outcome(driver, db)

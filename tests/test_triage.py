@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from graph import alerts, schema, triage
+from graph import alerts, triage
 from graph.config import GraphSettings
-from tests.conftest import restore_demo_users
+from tests.conftest import fresh_db, restore_demo_users
 from tests.factories import BIRMINGHAM, SHEFFIELD, Feeds
 from tests.scenarios.situations import AS_OF, build
 
@@ -61,8 +61,7 @@ def decoys(f: Feeds) -> None:
 @pytest.fixture(scope="module")
 def world(driver: Driver, neo4j_settings: GraphSettings) -> None:
     db = neo4j_settings.database
-    schema.wipe(driver, database=db)
-    schema.apply(driver, database=db)
+    fresh_db(driver, db)
     restore_demo_users(driver, db)
     feeds, _ = build()
     decoys(feeds)

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from neo4j import Driver
 
-from graph import alerts, analytics, schema, users
+from graph import alerts, analytics, users
 from graph.config import GraphSettings
-from tests.conftest import restore_demo_users
+from tests.conftest import fresh_db, restore_demo_users
 from tests.dashboard.world import feeds
 from tests.scenarios.situations import AS_OF
 
@@ -42,8 +42,7 @@ def dash_world(driver: Driver, neo4j_settings: GraphSettings) -> None:
     from graph.credentials import hash_password
 
     db = neo4j_settings.database
-    schema.wipe(driver, database=db)
-    schema.apply(driver, database=db)
+    fresh_db(driver, db)
     restore_demo_users(driver, db)
     feeds().write(driver, db)
     alerts.scan(driver, database=db, as_of=AS_OF)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from graph import children, schema
+from graph import children
 from graph.config import GraphSettings
 from graph.identity import models, review
 from graph.viewer import Role, Viewer
@@ -23,6 +23,7 @@ from loaders.generate import DEFAULT_AS_OF, generate
 from loaders.load import LoadReport, load_dir
 from matching import model as matching_model
 from tests.identity.conftest import query
+from tests.conftest import fresh_db
 
 BIRMINGHAM, LEEDS = "E08000025", "E08000035"
 CHILDREN, SEED = 600, 11
@@ -40,8 +41,7 @@ def _truth(folder: Path) -> dict[str, str]:
 def loaded(driver: Driver, neo4j_settings: GraphSettings, trained: matching_model.Model,
            tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LoadReport]:
     db = neo4j_settings.database
-    schema.wipe(driver, database=db)
-    schema.apply(driver, database=db)
+    fresh_db(driver, db)
     with driver.session(database=db) as session:
         session.execute_write(models.store_model, model=trained)
     folder = tmp_path_factory.mktemp("england-sources")

@@ -19,12 +19,12 @@ from neo4j import Driver
 
 from api.config import ApiSettings
 from api.security import issue_token
-from graph import alerts, local, schema, users
+from graph import alerts, local, users
 from graph.config import PROJECT_ROOT, GraphSettings
 from graph.db import connect
 from loaders.generate import DEFAULT_AS_OF
 from loaders.load import load_dir
-from tests.conftest import TEST_PORT, counts, local_dbms
+from tests.conftest import TEST_PORT, counts, fresh_db, local_dbms
 
 # A DBMS of the suite's own, so killing it never disturbs the main test DBMS.
 REL_PORT = TEST_PORT + 100
@@ -74,8 +74,7 @@ def load_england(driver: Driver, database: str, feeds: Path, rejects: Path) -> t
 
     Returns the counts the clean load left, before the scan and the users.
     """
-    schema.wipe(driver, database=database)
-    schema.apply(driver, database=database)
+    fresh_db(driver, database)
     report = load_dir(driver, feeds, database=database, rejects_path=rejects)
     assert report.rejected == 0
     loaded = counts(driver, database)

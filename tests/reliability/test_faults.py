@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 from neo4j import Driver
 
-from graph import alerts, audit, local, schema, users
+from graph import alerts, audit, local, users
 from graph.config import PROJECT_ROOT, GraphSettings
 from loaders.generate import DEFAULT_AS_OF
-from tests.conftest import counts
+from tests.conftest import counts, fresh_db
 from tests.reliability.conftest import ApiServer, World, kill_neo4j, mint_tokens
 from tests.reliability.traffic import Call, Outcome, Run, demo_mix, drive
 
@@ -41,8 +41,7 @@ def test_neo4j_killed_during_a_load_then_the_load_again_matches_a_clean_load(
 ) -> None:
     db = rel_settings.database
     clean = england.loaded  # what a clean load of these feeds left, before anything was killed
-    schema.wipe(rel_driver, database=db)
-    schema.apply(rel_driver, database=db)
+    fresh_db(rel_driver, db)
 
     command = [sys.executable, "-m", "contactpoint", "load", str(england.feeds), "--batch-size", "200",
                "--no-scan", "--rejects", str(tmp_path / "rejects.csv")]

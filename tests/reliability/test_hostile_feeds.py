@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from neo4j import Driver
 
-from graph import schema
 from graph.config import GraphSettings
 from loaders.load import MAX_FIELD_CHARS, load_dir
+from tests.conftest import fresh_db
 
 CHILDREN_HEADER = "child_id,given_name,family_name,dob,gender,la_code"
 BIRMINGHAM = "E08000025"
@@ -32,8 +32,7 @@ def _rejects(path: Path) -> dict[int, str]:
 def base(driver: Driver, neo4j_settings: GraphSettings, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Two authorities, twenty schools, a GP practice, a hospital, and 1,000 children for the other feeds to name."""
     db = neo4j_settings.database
-    schema.wipe(driver, database=db)
-    schema.apply(driver, database=db)
+    fresh_db(driver, db)
     folder = tmp_path_factory.mktemp("base")
     (folder / "authorities.csv").write_text(
         "code,name,region\nE08000025,Birmingham,West Midlands\nE08000035,Leeds,Yorkshire and The Humber\n")

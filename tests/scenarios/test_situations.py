@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from graph import alerts, analytics, schema
+from graph import alerts, analytics
 from graph.config import GraphSettings
 from graph.viewer import Role, Viewer
-from tests.conftest import restore_demo_users
+from tests.conftest import fresh_db, restore_demo_users
 from tests.factories import BIRMINGHAM, LEEDS, MANCHESTER, SHEFFIELD
 from tests.scenarios.situations import AS_OF, Expected, build
 
@@ -22,8 +22,7 @@ PURPOSE = {"X-Purpose": "alert inbox"}
 @pytest.fixture(scope="module")
 def england(driver: Driver, neo4j_settings: GraphSettings) -> dict[str, Expected]:
     db = neo4j_settings.database
-    schema.wipe(driver, database=db)
-    schema.apply(driver, database=db)
+    fresh_db(driver, db)
     restore_demo_users(driver, db)
     feeds, expected = build()
     feeds.write(driver, db)

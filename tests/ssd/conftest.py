@@ -9,19 +9,18 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from graph import schema
 from graph.config import GraphSettings
 from graph.identity import models
 from loaders.ssd.importer import SsdReport, import_ssd
 from matching import model as matching_model
 from tests.factories import AUTHORITIES
 from tests.matching.conftest import population, trained  # noqa: F401  (the matcher's session fixtures)
+from tests.conftest import fresh_db
 
 
 def fresh(driver: Driver, database: str, model: matching_model.Model) -> None:
     """The test database wiped, with the schema, the test authorities and the stored matching model."""
-    schema.wipe(driver, database=database)
-    schema.apply(driver, database=database)
+    fresh_db(driver, database)
     driver.execute_query("UNWIND $rows AS r MERGE (la:LocalAuthority {code: r.code}) SET la.name = r.name, "
                          "la.region = r.region, la.team_phone = '0113 496 0000', la.team_email = 'team@la.example'",
                          rows=[{"code": c, "name": n, "region": r} for c, (n, r) in AUTHORITIES.items()],
