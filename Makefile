@@ -40,12 +40,12 @@ demo: $(STAMP)
 	$(BIN)/contactpoint demo
 
 ## test: the whole test suite on a real local Neo4j (started if not running), the shielding property test with
-## 200 derandomised examples; about 25 minutes on two cores. Without /usr/bin/chromium the browser test is skipped, and says why.
+## 200 derandomised examples; about 18 minutes on two cores. Without /usr/bin/chromium the browser test is skipped, and says why.
 test: $(STAMP)
 	CP_HYPOTHESIS_PROFILE=$${CP_HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest
 
-## test-fast: the edit-test loop, under three minutes: everything but the tests marked slow, the reliability
-## suite and the browser test, with 10 property-test examples
+## test-fast: the edit-test loop (about 5 minutes on two cores): everything but the tests marked slow, the
+## reliability suite and the browser test, with 10 property-test examples
 test-fast: $(STAMP)
 	CP_HYPOTHESIS_PROFILE=$${CP_HYPOTHESIS_PROFILE:-dev} $(BIN)/python -m pytest -m "not slow" \
 		--ignore=tests/reliability --ignore=tests/dashboard/test_browser.py

@@ -21,8 +21,9 @@ from tests.retention_world import world, write_feeds
 
 PORT = int(os.environ.get("CP_TEST_NEO4J_PORT", "7688")) + 10  # beside the suite's own DBMS, never it
 
-pytestmark = pytest.mark.skipif(bool(os.environ.get("CP_TEST_NEO4J_URI")),
-                                reason="decommissioning destroys a local DBMS home; the tests run on a remote Neo4j")
+pytestmark = [pytest.mark.skipif(bool(os.environ.get("CP_TEST_NEO4J_URI")),
+                                 reason="decommissioning destroys a local DBMS home; the tests run on a remote Neo4j"),
+              pytest.mark.slow]  # each test installs and starts a DBMS of its own
 
 
 def _install(tmp_path: Path) -> Iterator[tuple[GraphSettings, Path]]:

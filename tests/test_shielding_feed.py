@@ -172,6 +172,7 @@ def test_unknown_children_and_authorities_are_rejected_by_name(household: str, d
     assert _state(driver, household, "C1") == (False, [])
 
 
+@pytest.mark.slow
 def test_a_feed_decision_waits_for_an_api_change_in_progress(household: str, driver: Driver,
                                                              tmp_path: Path) -> None:
     """The feed locks the child before it reads the decision, so it decides on what the API committed."""

@@ -143,6 +143,7 @@ def test_the_bulk_path_stores_the_same_cohort(empty_db: Driver, neo4j_settings: 
 
 # -- the main paths in both modes ----------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["full", "targeted"])
 def test_the_main_api_paths_work_in_both_modes(mode: str, empty_db: Driver, neo4j_settings: GraphSettings,
                                                small_england: Path, tmp_path: Path, api_client: Any) -> None:

@@ -15,7 +15,7 @@ from tests.dashboard import apptest
 from tests.dashboard.conftest import auth_state
 from tests.factories import BIRMINGHAM
 
-pytestmark = pytest.mark.usefixtures("dash_world", "dashboard_env")
+pytestmark = [pytest.mark.usefixtures("dash_world", "dashboard_env"), pytest.mark.slow]
 
 EVIDENCE = {"prior": -9.5, "comparisons": [
     {"comparison": "given_name", "value_l": "oliver", "value_r": "oliver", "level": "exact", "weight": 7.0},

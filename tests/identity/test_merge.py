@@ -271,6 +271,7 @@ def test_two_shields_of_two_authorities_keep_the_survivors_and_tell_the_other(id
     assert snapshot(identity_db, db, [survivor, merged]) == before
 
 
+@pytest.mark.slow
 def test_every_child_relationship_type_in_a_loaded_england_is_handled(driver: Driver, empty_db: Driver,
                                                                       neo4j_settings: GraphSettings,
                                                                       small_england: Path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
@@ -106,6 +108,7 @@ def _cli(settings: GraphSettings, *args: str) -> subprocess.CompletedProcess[str
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_the_match_commands_run_export_and_relink(identity_db: Driver, neo4j_settings: GraphSettings,
                                                   tmp_path: Path):
     db = neo4j_settings.database
